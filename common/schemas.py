@@ -1,0 +1,157 @@
+"""Marshmallow schemas: the /send input, users and the Kafka record."""
+
+import re
+import uuid
+from datetime import datetime
+
+from marshmallow import (
+    EXCLUDE,
+    Schema,
+    ValidationError,
+    fields,
+    post_load,
+    validates,
+)
+
+from common.models import Notification, User
+
+MAX_USER_ID = 10**18 - 1
+MAX_MESSAGE_CHARS = 2000
+
+# ASCII digits only: str.isdigit() and \d would also accept other scripts.
+_USER_ID_TEXT = re.compile(r"[0-9]{1,18}")
+_REQUIRED = "is missing"
+
+
+def parse_user_id(text: str) -> int | None:
+    """Return the value of a user id written as text, or ``None`` if invalid."""
+    if _USER_ID_TEXT.fullmatch(text):
+        return int(text)
+    return None
+
+
+class UserId(fields.Field):
+    """A user id: 1 to 18 ASCII digits, or a JSON integer in the same range."""
+
+    default_error_messages = {
+        "invalid": (
+            "must be a user id: 1 to 18 ASCII digits, or an integer "
+            f"from 0 to {MAX_USER_ID}"
+        ),
+        "required": _REQUIRED,
+        "null": "must not be null",
+    }
+
+    def _deserialize(self, value, attr, data, **kwargs) -> int:
+        # bool is a subclass of int, and true is not a user id.
+        if isinstance(value, int) and not isinstance(value, bool):
+            if 0 <= value <= MAX_USER_ID:
+                return value
+        elif isinstance(value, str):
+            user_id = parse_user_id(value)
+            if user_id is not None:
+                return user_id
+        raise self.make_error("invalid")
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return value
+
+
+class MessageText(fields.String):
+    """Notification text: 1 to 2,000 characters, not only whitespace."""
+
+    default_error_messages = {
+        "invalid": "must be text",
+        "required": _REQUIRED,
+        "null": "must not be null",
+    }
+
+    def _deserialize(self, value, attr, data, **kwargs) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if not text.strip():
+            raise ValidationError("must not be blank")
+        if len(text) > MAX_MESSAGE_CHARS:
+            raise ValidationError(
+                f"must be at most {MAX_MESSAGE_CHARS} characters, "
+                f"got {len(text)}"
+            )
+
+        return text
+
+
+class SendRequestSchema(Schema):
+    """The fields of ``POST /send``; unknown fields are ignored."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    fromID = UserId(required=True)
+    toID = UserId(required=True)
+    message = MessageText(required=True)
+
+
+class UserSchema(Schema):
+    """A user as it appears in the users file and in records."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    id = UserId(required=True)
+    name = fields.String(
+        required=True, error_messages={"required": _REQUIRED}
+    )
+
+    @validates("name")
+    def _check_name(self, value: str, **kwargs) -> None:
+        if not value.strip():
+            raise ValidationError("must not be blank")
+
+    @post_load
+    def _make_user(self, data: dict, **kwargs) -> User:
+        return User(id=data["id"], name=data["name"])
+
+
+class NotificationRecordSchema(Schema):
+    """The JSON value of a record on the notifications topic."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    id = fields.String(required=True)
+    sender = fields.Nested(UserSchema, required=True, data_key="from")
+    recipient = fields.Nested(UserSchema, required=True, data_key="to")
+    message = MessageText(required=True)
+    created_at = fields.String(required=True)
+
+    @validates("id")
+    def _check_id(self, value: str, **kwargs) -> None:
+        try:
+            uuid.UUID(value)
+        except ValueError:
+            raise ValidationError("must be a UUID") from None
+
+    @validates("created_at")
+    def _check_created_at(self, value: str, **kwargs) -> None:
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            raise ValidationError("must be an RFC 3339 timestamp") from None
+        if parsed.tzinfo is None:
+            raise ValidationError("must carry a time zone")
+
+    @post_load
+    def _make_notification(self, data: dict, **kwargs) -> Notification:
+        return Notification(**data)
+
+
+def describe_errors(messages: dict) -> str:
+    """Turn marshmallow's error dict into one sentence per invalid field."""
+    parts = []
+    for field, problems in sorted(messages.items()):
+        if isinstance(problems, dict):
+            parts.append(f"{field}: {describe_errors(problems)}")
+            continue
+        text = "; ".join(str(problem).rstrip(".") for problem in problems)
+        parts.append(f"{field} {text}.")
+
+    return " ".join(parts)

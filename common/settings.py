@@ -1,0 +1,138 @@
+"""Settings of both services, read from the environment.
+
+Every variable the services read is declared here, with its default; the
+README's configuration table lists the same names. An invalid value raises
+``SettingsError`` naming the variable, so a service refuses to start instead
+of failing later.
+"""
+
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from common.errors import SettingsError
+
+# Kafka's own rule for topic names: at most 249 of these characters.
+_TOPIC_NAME = re.compile(r"[A-Za-z0-9._-]{1,249}")
+_LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Configuration of one service process."""
+
+    kafka_bootstrap_servers: str
+    kafka_port: int
+    kafka_session_timeout_ms: int
+    producer_port: int
+    consumer_port: int
+    topic: str
+    group_id: str
+    topic_partitions: int
+    delivery_timeout_ms: int
+    store_url: str
+    users_file: str | None
+    log_level: str
+    web_concurrency: int
+    threads: int
+
+    @property
+    def delivery_timeout(self) -> float:
+        """Delivery timeout in seconds."""
+        return self.delivery_timeout_ms / 1000
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Build ``Settings`` from ``environ`` (default ``os.environ``)."""
+    env = _Environment(os.environ if environ is None else environ)
+    kafka_port = env.integer("KAFKA_PORT", 9092, minimum=1, maximum=65535)
+
+    return Settings(
+        kafka_bootstrap_servers=env.text(
+            "KAFKA_BOOTSTRAP_SERVERS", f"localhost:{kafka_port}"
+        ),
+        kafka_port=kafka_port,
+        kafka_session_timeout_ms=env.integer(
+            "KAFKA_SESSION_TIMEOUT_MS", 6000, minimum=1000, maximum=3_600_000
+        ),
+        producer_port=env.integer("PRODUCER_PORT", 8080, minimum=1, maximum=65535),
+        consumer_port=env.integer("CONSUMER_PORT", 8081, minimum=1, maximum=65535),
+        topic=env.text("NOTIFY_TOPIC", "notifications", check=_check_topic),
+        group_id=env.text("NOTIFY_GROUP_ID", "notifications-group"),
+        topic_partitions=env.integer(
+            "NOTIFY_TOPIC_PARTITIONS", 3, minimum=1, maximum=10_000
+        ),
+        delivery_timeout_ms=env.integer(
+            "NOTIFY_DELIVERY_TIMEOUT_MS", 10_000, minimum=100, maximum=900_000
+        ),
+        store_url=env.text(
+            "NOTIFY_STORE", "sqlite:///var/notifications.db", check=_check_store
+        ),
+        users_file=env.optional("NOTIFY_USERS_FILE"),
+        log_level=env.text("LOG_LEVEL", "INFO", check=_check_log_level).upper(),
+        web_concurrency=env.integer("WEB_CONCURRENCY", 2, minimum=1, maximum=256),
+        threads=env.integer("NOTIFY_THREADS", 8, minimum=1, maximum=1024),
+    )
+
+
+class _Environment:
+    """Typed, validated access to environment variables."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self._environ = environ
+
+    def optional(self, name: str) -> str | None:
+        value = self._environ.get(name, "").strip()
+        return value or None
+
+    def text(
+        self,
+        name: str,
+        default: str,
+        check: Callable[[str], str | None] | None = None,
+    ) -> str:
+        value = self.optional(name) or default
+        problem = check(value) if check else None
+        if problem:
+            raise SettingsError(name, f"invalid value {value!r}: {problem}")
+
+        return value
+
+    def integer(self, name: str, default: int, *, minimum: int, maximum: int) -> int:
+        raw = self.optional(name)
+        if raw is None:
+            return default
+
+        if not re.fullmatch(r"[0-9]+", raw):
+            raise SettingsError(
+                name, f"invalid value {raw!r}: expected a whole number"
+            )
+        value = int(raw)
+        if not minimum <= value <= maximum:
+            raise SettingsError(
+                name,
+                f"invalid value {raw!r}: expected {minimum} to {maximum}",
+            )
+
+        return value
+
+
+def _check_topic(value: str) -> str | None:
+    if _TOPIC_NAME.fullmatch(value) and value not in (".", ".."):
+        return None
+    return "a topic name is 1 to 249 of the characters A-Z a-z 0-9 . _ -"
+
+
+def _check_store(value: str) -> str | None:
+    if value == "memory://" or value.startswith("sqlite:///"):
+        if value != "sqlite:///":
+            return None
+    return "expected memory:// or sqlite:///PATH (relative) or sqlite:////PATH"
+
+
+def _check_log_level(value: str) -> str | None:
+    if value.upper() in _LOG_LEVELS:
+        return None
+    return f"expected one of {', '.join(_LOG_LEVELS)}"
+
