@@ -1,0 +1,37 @@
+"""One consumer process's runtime: its store connection and consumer thread."""
+
+import logging
+
+from common.settings import Settings
+from consumer.store import NotificationStore, open_store
+from consumer.worker import ConsumerWorker
+
+log = logging.getLogger(__name__)
+
+
+class ConsumerService:
+    """Own the store and the consumer thread of one worker process.
+
+    Both are created in the process that uses them: a SQLite connection,
+    like a Kafka client, must not cross ``fork()``.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self.store: NotificationStore | None = None
+        self.worker: ConsumerWorker | None = None
+
+    def start(self) -> None:
+        self.store = open_store(self._settings.store_url)
+        self.worker = ConsumerWorker(self._settings, self.store)
+        self.worker.start()
+
+    def stop(self) -> None:
+        if self.worker is not None:
+            self.worker.stop()
+        if self.store is not None:
+            self.store.close()
+
+    def readiness_problem(self) -> str | None:
+        """Return why this process cannot serve yet, or None when it can."""
+        return self.worker.readiness_problem()

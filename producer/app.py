@@ -1,0 +1,45 @@
+"""The producer service's app factory."""
+
+import os
+from collections.abc import Mapping
+
+from flask import Flask
+
+from common.health import health_blueprint
+from common.http_errors import register_error_handlers
+from common.logging_setup import configure_logging
+from common.runtime import EXTENSION_KEY, WorkerRuntime, attach_runtime
+from common.settings import load_settings
+from common.users import load_user_directory
+from producer import routes
+from producer.publisher import Publisher
+from producer.request_body import MAX_BODY_BYTES
+
+
+def create_app(config: Mapping[str, str] | None = None) -> Flask:
+    """Create the producer app.
+
+    ``config`` overrides environment variables by name, for tests. The Kafka
+    producer starts in the worker process that serves the app, never in a
+    gunicorn master.
+    """
+    settings = load_settings({**os.environ, **(config or {})})
+    configure_logging(settings.log_level)
+
+    app = Flask(__name__)
+    # Bounds a chunked body too; the /send route returns the 413 itself.
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    app.extensions["notify_settings"] = settings
+    app.extensions["notify_users"] = load_user_directory(settings.users_file)
+
+    register_error_handlers(app)
+    app.register_blueprint(routes.blueprint)
+    app.register_blueprint(health_blueprint(lambda: _readiness_problem(app)))
+    attach_runtime(app, WorkerRuntime(lambda: Publisher(settings)))
+
+    return app
+
+
+def _readiness_problem(app: Flask) -> str | None:
+    publisher = app.extensions[EXTENSION_KEY].ensure_started()
+    return publisher.readiness_problem()
