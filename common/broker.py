@@ -64,6 +64,9 @@ class EmbeddedBroker:
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
+            # Its own session keeps a terminal's Ctrl-C from stopping the
+            # broker before the services that use it have shut down.
+            start_new_session=True,
         )
 
         deadline = time.monotonic() + timeout

@@ -23,6 +23,7 @@ import requests
 from common.broker import BrokerError, EmbeddedBroker
 from common.errors import KafkaClientError, SettingsError
 from common.kafka_config import admin_config
+from common.logging_setup import configure_logging
 from common.settings import Settings, load_settings
 from common.topics import ensure_topic
 
@@ -32,8 +33,8 @@ log = logging.getLogger("common.launcher")
 POLL_INTERVAL = 0.1  # seconds between checks of the children and /readyz
 TOPIC_TIMEOUT = 30.0  # seconds to keep retrying topic creation
 READY_TIMEOUT = 60.0  # seconds for both services to report ready
-# gunicorn's default graceful timeout is 30 s, so a master that is still
-# running after this long will not stop by itself.
+# gunicorn's default graceful timeout is 30 s, after which the master kills
+# its workers and exits. A master still running 5 s later gets SIGKILL.
 STOP_TIMEOUT = 35.0
 
 
@@ -71,7 +72,7 @@ class StopSignals:
 class ServiceProcess:
     """One gunicorn master, started in its own session.
 
-    Its own session keeps a terminal's Ctrl-C from reaching gunicorn
+    The separate session keeps a terminal's Ctrl-C from reaching gunicorn
     directly, so only the launcher decides when and in which order the
     services stop. The master's process group contains its workers.
     """
@@ -142,6 +143,9 @@ def gunicorn_command(app: str, port: int, settings: Settings) -> list[str]:
         "--threads", str(settings.threads),
         "--access-logfile", "-",
         "--error-logfile", "-",
+        # Gunicorn 27 gives every master the same control socket path, so
+        # two masters on one machine would replace each other's socket.
+        "--no-control-socket",
         app,
     ]
 
@@ -182,18 +186,20 @@ def create_topic(settings: Settings, stop: StopSignals) -> None:
             )
             return
         except KafkaClientError as exc:
-            if time.monotonic() + delay > deadline:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
                 raise LaunchError(
                     f"cannot create topic {settings.topic} on "
                     f"{settings.kafka_bootstrap_servers} within "
                     f"{TOPIC_TIMEOUT:.0f} s: {exc}. Check that a Kafka broker "
                     "listens there."
                 ) from exc
+            pause = min(delay, remaining)
             log.warning(
                 "Topic %s not created (attempt %d), retrying in %.1f s: %s",
-                settings.topic, attempt, delay, exc,
+                settings.topic, attempt, pause, exc,
             )
-        sleep_unless_stopped(delay, stop)
+        sleep_unless_stopped(pause, stop)
         delay = min(delay * 2, 5.0)
 
 
@@ -212,10 +218,12 @@ def check_running(services: list[ServiceProcess]) -> None:
         if status is None:
             continue
         if status < 0:
-            how = f"was killed by {signal.Signals(-status).name}"
+            outcome = f"was killed by {signal.Signals(-status).name}"
         else:
-            how = f"exited with status {status}"
-        raise LaunchError(f"{service.name} (pid {service.pid}) {how}")
+            outcome = f"exited with status {status}"
+        raise LaunchError(
+            f"{service.name} (pid {service.pid}) {outcome}; its log is above"
+        )
 
 
 def readiness_problem(http: requests.Session, service: ServiceProcess) -> str | None:
@@ -235,7 +243,10 @@ def readiness_problem(http: requests.Session, service: ServiceProcess) -> str | 
 
 
 def wait_until_ready(services: list[ServiceProcess], stop: StopSignals) -> None:
-    """Poll every service's /readyz until all return 200."""
+    """Poll every service's /readyz until all return 200.
+
+    Raises ``LaunchError`` when a service exits or ``READY_TIMEOUT`` passes.
+    """
     deadline = time.monotonic() + READY_TIMEOUT
     waiting = list(services)
     problems: dict[str, str] = {}
@@ -264,7 +275,7 @@ def wait_until_ready(services: list[ServiceProcess], stop: StopSignals) -> None:
 
 
 def print_usage(producer: ServiceProcess, consumer: ServiceProcess) -> None:
-    """Print the service URLs and a first scenario to try with curl."""
+    """Print the service URLs and the reference scenario as curl commands."""
     send = f"curl -X POST {producer.url}/send"
     print(
         f"\nProducer: {producer.url}\n"
@@ -336,23 +347,15 @@ def run(settings: Settings) -> int:
             broker.stop()
 
 
-def configure_logging(level: str = "INFO") -> None:
-    logging.basicConfig(
-        level=level,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-
-
 def main() -> int:
-    configure_logging()
+    configure_logging("INFO")
     try:
         settings = load_settings()
     except SettingsError as exc:
         print(f"kafka-notify-run: invalid configuration: {exc}", file=sys.stderr)
         return 2
 
-    logging.getLogger().setLevel(settings.log_level)
+    configure_logging(settings.log_level)
     return run(settings)
 
 

@@ -4,8 +4,13 @@ import logging
 import threading
 from collections.abc import Iterable
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message
-from confluent_kafka import TopicPartition
+from confluent_kafka import (
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    TopicPartition,
+)
 
 from common.errors import StoreError
 from common.kafka_config import admin_config, consumer_config

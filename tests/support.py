@@ -1,0 +1,152 @@
+"""Helpers shared by the integration tests: ports, polling and processes."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import requests
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until(
+    condition: Callable[[], object],
+    timeout: float,
+    message: str,
+    interval: float = 0.05,
+):
+    """Poll ``condition`` until it returns a truthy value; return that value.
+
+    Fails the test with ``message`` when ``timeout`` seconds pass first.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s: {message}")
+        time.sleep(interval)
+
+
+def get_status(url: str) -> int | None:
+    """Return the status of GET ``url``, or None when nothing answers."""
+    try:
+        return requests.get(url, timeout=2).status_code
+    except requests.ConnectionError:
+        return None
+
+
+class GunicornService:
+    """A service under a real gunicorn master, as ``make run`` starts it."""
+
+    def __init__(
+        self,
+        target: str,
+        env: dict[str, str],
+        log_path: Path,
+        workers: int = 1,
+        extra_args: tuple[str, ...] = (),
+    ) -> None:
+        self.target = target
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = log_path
+        self._env = env
+        self._args = [
+            sys.executable, "-m", "gunicorn",
+            "--bind", f"127.0.0.1:{self.port}",
+            "--worker-class", "gthread",
+            "--workers", str(workers),
+            "--threads", "4",
+            # Gunicorn's control socket defaults to one shared path.
+            "--no-control-socket",
+            *extra_args,
+            target,
+        ]
+        self.process: subprocess.Popen | None = None
+
+    def start(self, ready_timeout: float = 30.0) -> "GunicornService":
+        """Start gunicorn and wait until /readyz returns 200."""
+        with open(self.log_path, "ab") as log_file:
+            self.process = subprocess.Popen(
+                self._args,
+                env={**os.environ, **self._env},
+                cwd=REPO_ROOT,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        wait_until(
+            lambda: self._exited() or get_status(f"{self.url}/readyz") == 200,
+            ready_timeout,
+            f"{self.target} on {self.url} ready; see {self.log_path}",
+        )
+        if self._exited():
+            raise AssertionError(f"{self.target} exited; see {self.log_path}")
+        return self
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 40.0) -> int:
+        """Send ``sig`` to the master and wait for the exit; return its status."""
+        if self.process is None:
+            return 0
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise AssertionError(
+                f"{self.target} did not exit within {timeout:.0f} s of {sig!r}"
+            ) from None
+
+    def kill(self) -> None:
+        """Kill the master and its workers at once, as a crash would."""
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+    def _exited(self) -> bool:
+        return self.process is not None and self.process.poll() is not None
+
+
+def fetch_feed(consumer_url: str, user_id: int | str) -> list[dict]:
+    """Return a user's notifications from GET /notifications/<user_id>."""
+    response = requests.get(f"{consumer_url}/notifications/{user_id}", timeout=5)
+    assert response.status_code == 200, response.text
+    return response.json()["notifications"]
+
+
+def wait_for_feed(
+    consumer_url: str, user_id: int | str, count: int, timeout: float = 10.0
+) -> list[dict]:
+    """Poll a user's feed until it holds at least ``count`` notifications."""
+
+    def feed_when_full() -> list[dict] | None:
+        feed = fetch_feed(consumer_url, user_id)
+        return feed if len(feed) >= count else None
+
+    return wait_until(
+        feed_when_full, timeout, f"{count} notifications for user {user_id}"
+    )
+
+
+def send(producer_url: str, from_id, to_id, message: str) -> requests.Response:
+    """POST a form-encoded notification to /send."""
+    return requests.post(
+        f"{producer_url}/send",
+        data={"fromID": from_id, "toID": to_id, "message": message},
+        timeout=30,
+    )
