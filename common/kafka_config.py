@@ -56,4 +56,9 @@ def consumer_config(settings: Settings) -> dict:
 
 def admin_config(settings: Settings) -> dict:
     """Return the configuration of the ``AdminClient`` that creates the topic."""
-    return _common_config(settings, "notify-admin")
+    return {
+        **_common_config(settings, "notify-admin"),
+        # Failed admin calls raise, and their callers log each one; without
+        # this, every reconnect attempt to a down broker adds a line.
+        "log_level": 2,
+    }

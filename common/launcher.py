@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from dataclasses import replace
+from pathlib import Path
 from typing import NoReturn
 
 import requests
@@ -26,6 +27,8 @@ from common.kafka_config import admin_config
 from common.logging_setup import configure_logging
 from common.settings import Settings, load_settings
 from common.topics import ensure_topic
+
+GUNICORN_CONFIG = Path(__file__).resolve().parent.parent / "docker" / "gunicorn.conf.py"
 
 # Named explicitly: under "python -m" __name__ would be "__main__".
 log = logging.getLogger("common.launcher")
@@ -133,19 +136,17 @@ class ServiceProcess:
         log.info("%s (pid %d) stopped", self.name, self.pid)
 
 
-def gunicorn_command(app: str, port: int, settings: Settings) -> list[str]:
-    """Build the command line that serves the WSGI ``app`` on ``port``."""
+def gunicorn_command(app: str, port: int) -> list[str]:
+    """Build the command line that serves the WSGI ``app`` on ``port``.
+
+    The shipped configuration file sets the worker class, the worker and
+    thread counts (from WEB_CONCURRENCY and NOTIFY_THREADS), the logs and
+    the hooks.
+    """
     return [
         sys.executable, "-m", "gunicorn",
+        "--config", str(GUNICORN_CONFIG),
         "--bind", f"127.0.0.1:{port}",
-        "--worker-class", "gthread",
-        "--workers", str(settings.web_concurrency),
-        "--threads", str(settings.threads),
-        "--access-logfile", "-",
-        "--error-logfile", "-",
-        # Gunicorn 27 gives every master the same control socket path, so
-        # two masters on one machine would replace each other's socket.
-        "--no-control-socket",
         app,
     ]
 
@@ -155,12 +156,12 @@ def build_services(settings: Settings) -> list[ServiceProcess]:
         ServiceProcess(
             "producer",
             settings.producer_port,
-            gunicorn_command("producer:create_app()", settings.producer_port, settings),
+            gunicorn_command("producer:create_app()", settings.producer_port),
         ),
         ServiceProcess(
             "consumer",
             settings.consumer_port,
-            gunicorn_command("consumer:create_app()", settings.consumer_port, settings),
+            gunicorn_command("consumer:create_app()", settings.consumer_port),
         ),
     ]
 

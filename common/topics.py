@@ -67,7 +67,7 @@ class TopicWaiter:
         self._retry_max = retry_max
         self._ready = threading.Event()
         self._stopping = threading.Event()
-        self.problem = f"topic {topic} not checked yet"
+        self.problem = f"checking topic {topic} on the broker"
         self._thread = threading.Thread(
             target=self._run, name="topic-waiter", daemon=True
         )

@@ -12,6 +12,7 @@ from pathlib import Path
 import requests
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+GUNICORN_CONFIG = REPO_ROOT / "docker" / "gunicorn.conf.py"
 
 
 def free_port() -> int:
@@ -59,27 +60,38 @@ class GunicornService:
         log_path: Path,
         workers: int = 1,
         extra_args: tuple[str, ...] = (),
+        shipped_config: bool = False,
+        wait_path: str = "/readyz",
     ) -> None:
         self.target = target
+        self.wait_path = wait_path
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
-        self._env = env
+        self._env = {**env, "WEB_CONCURRENCY": str(workers), "NOTIFY_THREADS": "4"}
+        if shipped_config:
+            # The configuration file reads the worker and thread counts from
+            # the environment set above.
+            options = ["--config", str(GUNICORN_CONFIG)]
+        else:
+            options = [
+                "--worker-class", "gthread",
+                "--workers", str(workers),
+                "--threads", "4",
+                # Gunicorn 27 gives every master the same control socket path.
+                "--no-control-socket",
+            ]
         self._args = [
             sys.executable, "-m", "gunicorn",
             "--bind", f"127.0.0.1:{self.port}",
-            "--worker-class", "gthread",
-            "--workers", str(workers),
-            "--threads", "4",
-            # Gunicorn's control socket defaults to one shared path.
-            "--no-control-socket",
+            *options,
             *extra_args,
             target,
         ]
         self.process: subprocess.Popen | None = None
 
-    def start(self, ready_timeout: float = 30.0) -> "GunicornService":
-        """Start gunicorn and wait until /readyz returns 200."""
+    def start(self, timeout: float = 30.0) -> "GunicornService":
+        """Start gunicorn and wait until ``wait_path`` returns 200."""
         with open(self.log_path, "ab") as log_file:
             self.process = subprocess.Popen(
                 self._args,
@@ -90,9 +102,11 @@ class GunicornService:
                 start_new_session=True,
             )
         wait_until(
-            lambda: self._exited() or get_status(f"{self.url}/readyz") == 200,
-            ready_timeout,
-            f"{self.target} on {self.url} ready; see {self.log_path}",
+            lambda: self._exited()
+            or get_status(f"{self.url}{self.wait_path}") == 200,
+            timeout,
+            f"{self.target} on {self.url}: {self.wait_path} returns 200; "
+            f"see {self.log_path}",
         )
         if self._exited():
             raise AssertionError(f"{self.target} exited; see {self.log_path}")
@@ -117,6 +131,13 @@ class GunicornService:
         if self.process is not None and self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
+
+    @property
+    def worker_pids(self) -> list[int]:
+        """Return the pids of the master's worker processes."""
+        pid = self.process.pid
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+        return [int(child) for child in children.split()]
 
     def _exited(self) -> bool:
         return self.process is not None and self.process.poll() is not None

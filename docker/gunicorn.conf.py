@@ -1,0 +1,53 @@
+"""Gunicorn configuration shipped with kafka-notify.
+
+Used by ``make run`` and the container images:
+
+    gunicorn --config docker/gunicorn.conf.py --bind HOST:PORT "producer:create_app()"
+
+Workers and threads come from ``WEB_CONCURRENCY`` and ``NOTIFY_THREADS``.
+The hooks start each worker's Kafka clients and consumer thread after the
+fork and stop them when the worker exits: the producer flushes, and the
+consumer commits and leaves its group. The app factories start them lazily
+as well, so the services also run without this file.
+"""
+
+from common.runtime import EXTENSION_KEY
+from common.settings import load_settings
+
+_settings = load_settings()
+
+worker_class = "gthread"
+workers = _settings.web_concurrency
+threads = _settings.threads
+
+# Gunicorn's defaults, stated because shutdown depends on them: a worker
+# finishes its in-flight requests within graceful_timeout of SIGTERM.
+timeout = 30
+graceful_timeout = 30
+
+accesslog = "-"
+errorlog = "-"
+loglevel = _settings.log_level.lower()
+
+# Every gunicorn 27 master would otherwise use the same control socket path.
+control_socket_disable = True
+
+
+def _runtime(worker):
+    app = getattr(worker, "wsgi", None)
+    extensions = getattr(app, "extensions", {})
+    return extensions.get(EXTENSION_KEY)
+
+
+def post_worker_init(worker):
+    """Start the worker's Kafka clients once its app is loaded."""
+    runtime = _runtime(worker)
+    if runtime is not None:
+        runtime.ensure_started()
+
+
+def worker_exit(server, worker):
+    """Flush the producer, or commit and close the consumer, as the worker exits."""
+    runtime = _runtime(worker)
+    if runtime is not None:
+        runtime.stop()
