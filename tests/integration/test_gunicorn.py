@@ -41,7 +41,7 @@ def test_preload_keeps_kafka_out_of_master(
         assert len(workers) == 2
         # Each worker builds its own client, so the check above can fail.
         wait_until(
-            lambda: all(kafka_threads(pid) for pid in workers),
+            lambda pids=workers: all(kafka_threads(pid) for pid in pids),
             10,
             f"librdkafka threads in every {service.target} worker",
         )

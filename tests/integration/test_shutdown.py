@@ -55,7 +55,9 @@ def test_sigterm_under_load_keeps_accepted(start_service, service_env):
     assert time.monotonic() - stopped_at < EXIT_BOUND
 
     statuses = {status for status, _ in outcomes}
-    accepted = {notification_id for status, notification_id in outcomes if status == 200}
+    accepted = {
+        notification_id for status, notification_id in outcomes if status == 200
+    }
     assert statuses <= {200, 503, "refused"}
     assert len(accepted) >= SENDS // 5
     producer_log = producer.log_path.read_text()
@@ -69,7 +71,8 @@ def test_sigterm_under_load_keeps_accepted(start_service, service_env):
     )
 
     def stored_ids() -> list[str]:
-        return [n["id"] for user in (1, 2, 3, 4) for n in fetch_feed(consumer.url, user)]
+        feeds = [fetch_feed(consumer.url, user) for user in (1, 2, 3, 4)]
+        return [notification["id"] for feed in feeds for notification in feed]
 
     wait_until(
         lambda: accepted <= set(stored_ids()),
