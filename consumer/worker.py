@@ -2,6 +2,7 @@
 
 import logging
 import threading
+import time
 from collections.abc import Iterable
 
 from confluent_kafka import (
@@ -14,6 +15,13 @@ from confluent_kafka import (
 
 from common.errors import StoreError
 from common.kafka_config import admin_config, consumer_config
+from common.metrics import (
+    LAST_COMMIT,
+    NOTIFICATIONS_STORED,
+    RECORDS_CONSUMED,
+    RECORDS_SKIPPED,
+    SECONDS_SINCE_COMMIT,
+)
 from common.settings import Settings
 from common.topics import TopicWaiter
 from consumer.records import InvalidRecordError, decode_record
@@ -51,6 +59,9 @@ class ConsumerWorker:
         self._uncommitted: dict[tuple[str, int], int] = {}
         self._store_problem = ""
         self._last_error = ""
+        # Monotonic time of the last commit, or of the assignment before the
+        # first one; None while this worker has no partitions.
+        self._commit_clock: float | None = None
         self.stored = 0
         self.skipped = 0
 
@@ -118,6 +129,7 @@ class ConsumerWorker:
     def _consume(self, consumer: Consumer) -> None:
         while not self._stopping.is_set():
             first = consumer.poll(_POLL_TIMEOUT)
+            self._report_commit_age()
             if first is None:
                 continue
             # Drain what is already fetched without waiting, so a single
@@ -131,11 +143,12 @@ class ConsumerWorker:
         """Store a batch; return False if stopping interrupted a failing write."""
         notifications = []
         offsets: dict[tuple[str, int], int] = {}
-        skipped = 0
+        consumed = skipped = 0
         for message in batch:
             if message.error() is not None:
                 self._on_message_error(message.error())
                 continue
+            consumed += 1
 
             where = (message.topic(), message.partition())
             offsets[where] = message.offset() + 1
@@ -148,19 +161,24 @@ class ConsumerWorker:
                     where[0], where[1], message.offset(), exc,
                 )
 
-        if not self._store_with_retry(notifications):
+        RECORDS_CONSUMED.inc(consumed)
+        RECORDS_SKIPPED.inc(skipped)
+        new = self._store_with_retry(notifications)
+        if new is None:
             return False
+        NOTIFICATIONS_STORED.inc(new)
         self.stored += len(notifications)
         self.skipped += skipped
         self._uncommitted.update(offsets)
 
         return True
 
-    def _store_with_retry(self, notifications: list) -> bool:
+    def _store_with_retry(self, notifications: list) -> int | None:
+        """Write until it succeeds; return the new count, None if stopping."""
         delay = 0.1
         while True:
             try:
-                self._store.add_many(notifications)
+                new = self._store.add_many(notifications)
             except StoreError as exc:
                 self._store_problem = str(exc)
                 log.error(
@@ -171,12 +189,12 @@ class ConsumerWorker:
                 # max.poll.interval.ms makes the broker drop this member
                 # until the retry loop also serves poll().
                 if self._stopping.wait(delay):
-                    return False
+                    return None
                 delay = min(delay * 2, _STORE_RETRY_MAX)
                 continue
 
             self._store_problem = ""
-            return True
+            return new
 
     def _commit(self, consumer: Consumer, only: Iterable | None = None) -> None:
         keys = list(self._uncommitted if only is None else only)
@@ -197,12 +215,22 @@ class ConsumerWorker:
             return
         for offset in offsets:
             self._uncommitted.pop((offset.topic, offset.partition), None)
+        LAST_COMMIT.set(time.time())
+        if self._commit_clock is not None:
+            self._commit_clock = time.monotonic()
+
+    def _report_commit_age(self) -> None:
+        if self._commit_clock is None:
+            SECONDS_SINCE_COMMIT.set(0)
+        else:
+            SECONDS_SINCE_COMMIT.set(time.monotonic() - self._commit_clock)
 
     def _on_assign(self, consumer: Consumer, partitions: list) -> None:
         log.info(
             "Joined group %s with partitions %s",
             self._settings.group_id, _describe(partitions) or "none",
         )
+        self._commit_clock = time.monotonic() if partitions else None
         self._assigned.set()
 
     def _on_revoke(self, consumer: Consumer, partitions: list) -> None:

@@ -11,10 +11,27 @@ consumer commits and leaves its group. The app factories start them lazily
 as well, so the services also run without this file.
 """
 
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
 from common.runtime import EXTENSION_KEY
 from common.settings import load_settings
 
 _settings = load_settings()
+
+# prometheus-client reads this variable when it is first imported, so it is
+# set here, in the master, before any worker loads the app. Each master gets
+# a fresh directory unless the operator names one.
+_METRICS_DIR = "PROMETHEUS_MULTIPROC_DIR"
+_created_metrics_dir: str | None = None
+if os.environ.get(_METRICS_DIR):
+    for stale in Path(os.environ[_METRICS_DIR]).glob("*.db"):
+        stale.unlink()
+else:
+    _created_metrics_dir = tempfile.mkdtemp(prefix="kafka-notify-metrics-")
+    os.environ[_METRICS_DIR] = _created_metrics_dir
 
 worker_class = "gthread"
 workers = _settings.web_concurrency
@@ -51,3 +68,16 @@ def worker_exit(server, worker):
     runtime = _runtime(worker)
     if runtime is not None:
         runtime.stop()
+
+
+def child_exit(server, worker):
+    """Drop the exited worker's live gauges from the aggregated metrics."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    """Remove the metrics directory this master created."""
+    if _created_metrics_dir is not None:
+        shutil.rmtree(_created_metrics_dir, ignore_errors=True)

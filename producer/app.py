@@ -8,6 +8,7 @@ from flask import Flask
 from common.health import health_blueprint
 from common.http_errors import register_error_handlers
 from common.logging_setup import configure_logging
+from common.metrics import instrument_requests, metrics_blueprint
 from common.runtime import EXTENSION_KEY, WorkerRuntime, attach_runtime
 from common.settings import load_settings
 from common.users import load_user_directory
@@ -33,7 +34,9 @@ def create_app(config: Mapping[str, str] | None = None) -> Flask:
     app.extensions["notify_users"] = load_user_directory(settings.users_file)
 
     register_error_handlers(app)
+    instrument_requests(app, "producer")
     app.register_blueprint(routes.blueprint)
+    app.register_blueprint(metrics_blueprint())
     app.register_blueprint(health_blueprint(lambda: _readiness_problem(app)))
     attach_runtime(app, WorkerRuntime(lambda: Publisher(settings)))
 

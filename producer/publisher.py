@@ -9,6 +9,7 @@ request, and ``stop()`` flushes once.
 import json
 import logging
 import threading
+import time
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeoutError
 
@@ -16,6 +17,7 @@ from confluent_kafka import KafkaError, KafkaException, Producer
 
 from common.errors import DeliveryError
 from common.kafka_config import admin_config, producer_config
+from common.metrics import DELIVERY_LATENCY, PUBLISH_FAILED, PUBLISHED
 from common.models import Notification
 from common.settings import Settings
 from common.topics import TopicWaiter
@@ -89,18 +91,21 @@ class Publisher:
         """
         future: Future = Future()
         value = json.dumps(notification.to_dict(), ensure_ascii=False)
+        started = time.perf_counter()
         try:
             self._producer.produce(
                 self._topic,
                 key=notification.record_key,
                 value=value.encode("utf-8"),
-                on_delivery=lambda err, msg: _complete(future, err, msg),
+                on_delivery=lambda err, msg: _complete(future, started, err, msg),
             )
         except BufferError as exc:
+            PUBLISH_FAILED.labels("queue_full").inc()
             raise DeliveryError(
                 "the producer's local queue is full; retry shortly"
             ) from exc
         except KafkaException as exc:
+            PUBLISH_FAILED.labels("rejected").inc()
             raise DeliveryError(
                 f"the producer rejected the record: {exc.args[0]}", exc.args[0]
             ) from exc
@@ -109,6 +114,7 @@ class Publisher:
         try:
             future.result(timeout=timeout)
         except FutureTimeoutError as exc:
+            PUBLISH_FAILED.labels("timeout").inc()
             raise DeliveryError(
                 f"no acknowledgement from Kafka within {timeout:.1f} s"
             ) from exc
@@ -140,12 +146,17 @@ class Publisher:
             self._last_error = message
 
 
-def _complete(future: Future, error: KafkaError | None, message) -> None:
+def _complete(
+    future: Future, started: float, error: KafkaError | None, message
+) -> None:
     """Delivery callback: resolve the request's future with the outcome."""
     if error is None:
+        PUBLISHED.inc()
+        DELIVERY_LATENCY.observe(time.perf_counter() - started)
         future.set_result((message.partition(), message.offset()))
         return
 
+    PUBLISH_FAILED.labels("delivery_failed").inc()
     log.warning(
         "Delivery failed for key %s: %s", message.key().decode("ascii"), error
     )
