@@ -5,7 +5,7 @@ import pytest
 from common.errors import SettingsError
 from common.settings import load_settings
 
-# Every variable of the configuration table: (variable, attribute, default).
+# Every variable of the README's configuration table: (variable, attribute, default).
 DEFAULTS = [
     ("KAFKA_BOOTSTRAP_SERVERS", "kafka_bootstrap_servers", "localhost:9092"),
     ("KAFKA_PORT", "kafka_port", 9092),
@@ -25,8 +25,12 @@ DEFAULTS = [
 
 # Valid non-default values: (variable, value, attribute, expected).
 VALID = [
-    ("KAFKA_BOOTSTRAP_SERVERS", "broker:29092", "kafka_bootstrap_servers",
-     "broker:29092"),
+    (
+        "KAFKA_BOOTSTRAP_SERVERS",
+        "broker:29092",
+        "kafka_bootstrap_servers",
+        "broker:29092",
+    ),
     ("KAFKA_PORT", "1", "kafka_port", 1),
     ("KAFKA_PORT", "65535", "kafka_port", 65535),
     ("KAFKA_SESSION_TIMEOUT_MS", "1000", "kafka_session_timeout_ms", 1000),
