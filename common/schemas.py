@@ -1,7 +1,6 @@
 """Marshmallow schemas: the /send input, users and the Kafka record."""
 
 import re
-import uuid
 from datetime import datetime
 
 from marshmallow import (
@@ -20,7 +19,15 @@ MAX_MESSAGE_CHARS = 2000
 
 # ASCII digits only: str.isdigit() and \d would also accept other scripts.
 _USER_ID_TEXT = re.compile(r"[0-9]{1,18}")
+_UUID_TEXT = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+# RFC 3339 date-time; datetime.fromisoformat alone also accepts other
+# ISO 8601 forms, such as week dates.
+_RFC3339 = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?"
+    r"([Zz]|[+-][0-9]{2}:[0-9]{2})"
+)
 _REQUIRED = "is missing"
+_REQUIRED_MESSAGES = {"required": _REQUIRED, "null": "must not be null"}
 
 
 def parse_user_id(text: str) -> int | None:
@@ -93,13 +100,13 @@ class SendRequestSchema(Schema):
 class UserSchema(Schema):
     """A user as it appears in the users file and in records."""
 
+    error_messages = {"type": "must be an object"}
+
     class Meta:
         unknown = EXCLUDE
 
     id = UserId(required=True)
-    name = fields.String(
-        required=True, error_messages={"required": _REQUIRED}
-    )
+    name = fields.String(required=True, error_messages=_REQUIRED_MESSAGES)
 
     @validates("name")
     def _check_name(self, value: str, **kwargs) -> None:
@@ -117,27 +124,30 @@ class NotificationRecordSchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    id = fields.String(required=True)
-    sender = fields.Nested(UserSchema, required=True, data_key="from")
-    recipient = fields.Nested(UserSchema, required=True, data_key="to")
+    id = fields.String(required=True, error_messages=_REQUIRED_MESSAGES)
+    sender = fields.Nested(
+        UserSchema, required=True, data_key="from", error_messages=_REQUIRED_MESSAGES
+    )
+    recipient = fields.Nested(
+        UserSchema, required=True, data_key="to", error_messages=_REQUIRED_MESSAGES
+    )
     message = MessageText(required=True)
-    created_at = fields.String(required=True)
+    created_at = fields.String(required=True, error_messages=_REQUIRED_MESSAGES)
 
     @validates("id")
     def _check_id(self, value: str, **kwargs) -> None:
-        try:
-            uuid.UUID(value)
-        except ValueError:
-            raise ValidationError("must be a UUID") from None
+        if not _UUID_TEXT.fullmatch(value):
+            raise ValidationError("must be a UUID in lowercase 8-4-4-4-12 form")
 
     @validates("created_at")
     def _check_created_at(self, value: str, **kwargs) -> None:
+        problem = "must be an RFC 3339 timestamp with a time zone"
+        if not _RFC3339.fullmatch(value):
+            raise ValidationError(problem)
         try:
-            parsed = datetime.fromisoformat(value)
+            datetime.fromisoformat(value.upper())
         except ValueError:
-            raise ValidationError("must be an RFC 3339 timestamp") from None
-        if parsed.tzinfo is None:
-            raise ValidationError("must carry a time zone")
+            raise ValidationError(problem) from None
 
     @post_load
     def _make_notification(self, data: dict, **kwargs) -> Notification:
@@ -152,6 +162,10 @@ def describe_errors(messages: dict) -> str:
             parts.append(f"{field}: {describe_errors(problems)}")
             continue
         text = "; ".join(str(problem).rstrip(".") for problem in problems)
-        parts.append(f"{field} {text}.")
+        # marshmallow files errors about the value as a whole under _schema.
+        if field == "_schema":
+            parts.append(f"{text}.")
+        else:
+            parts.append(f"{field} {text}.")
 
     return " ".join(parts)

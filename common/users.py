@@ -67,4 +67,7 @@ def load_user_directory(users_file: str | None) -> UserDirectory:
             f"users file {users_file} has invalid entries: {exc.messages}"
         ) from exc
 
-    return UserDirectory(users)
+    try:
+        return UserDirectory(users)
+    except UserDirectoryError as exc:
+        raise UserDirectoryError(f"users file {users_file}: {exc}") from exc

@@ -24,7 +24,8 @@ def decode_record(key: bytes | None, value: bytes | None) -> Notification:
     if value is None:
         raise InvalidRecordError("record has no value")
     try:
-        data = json.loads(value)
+        # Decoded first: json.loads on bytes would also accept UTF-16 and 32.
+        data = json.loads(value.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
         raise InvalidRecordError(f"value is not UTF-8 JSON: {exc}") from None
     if not isinstance(data, dict):
@@ -38,9 +39,10 @@ def decode_record(key: bytes | None, value: bytes | None) -> Notification:
         ) from None
 
     if key != notification.record_key:
-        shown = key.decode("utf-8", "replace") if key is not None else "none"
-        raise InvalidRecordError(
-            f"key {shown!r} is not the recipient id {notification.recipient.id}"
-        )
+        recipient = notification.recipient.id
+        if key is None:
+            raise InvalidRecordError(f"record has no key; expected {recipient}")
+        shown = key.decode("utf-8", "replace")
+        raise InvalidRecordError(f"key {shown!r} is not the recipient id {recipient}")
 
     return notification
