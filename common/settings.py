@@ -36,6 +36,9 @@ class Settings:
     log_level: str
     web_concurrency: int
     threads: int
+    cors_origins: tuple[str, ...]
+    producer_url: str
+    stream_keepalive_seconds: int
 
     @property
     def delivery_timeout(self) -> float:
@@ -73,6 +76,15 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         log_level=env.text("LOG_LEVEL", "INFO", check=_check_log_level).upper(),
         web_concurrency=env.integer("WEB_CONCURRENCY", 2, minimum=1, maximum=256),
         threads=env.integer("NOTIFY_THREADS", 8, minimum=1, maximum=1024),
+        cors_origins=_split_origins(
+            env.text("NOTIFY_CORS_ORIGINS", "*", check=_check_origins)
+        ),
+        producer_url=env.text(
+            "NOTIFY_PRODUCER_URL", "http://localhost:8080", check=_check_http_url
+        ).rstrip("/"),
+        stream_keepalive_seconds=env.integer(
+            "NOTIFY_STREAM_KEEPALIVE_SECONDS", 15, minimum=1, maximum=3600
+        ),
     )
 
 
@@ -136,3 +148,20 @@ def _check_log_level(value: str) -> str | None:
         return None
     return f"expected one of {', '.join(_LOG_LEVELS)}"
 
+
+
+def _split_origins(value: str) -> tuple[str, ...]:
+    return tuple(origin.strip().rstrip("/") for origin in value.split(","))
+
+
+def _check_origins(value: str) -> str | None:
+    for origin in _split_origins(value):
+        if origin != "*" and _check_http_url(origin):
+            return f"{origin!r} is not * or an origin such as https://app.example"
+    return None
+
+
+def _check_http_url(value: str) -> str | None:
+    if re.fullmatch(r"https?://[^/\s]+(/\S*)?", value):
+        return None
+    return "expected an http:// or https:// URL"
