@@ -11,6 +11,7 @@ created in the master.
 import atexit
 import logging
 import os
+import signal
 import sys
 import threading
 from collections.abc import Callable
@@ -39,6 +40,7 @@ class WorkerRuntime:
         self._lock = threading.Lock()
         self._component: Component | None = None
         self._pid: int | None = None
+        self._signal_installed = False
 
     @property
     def component(self) -> Component | None:
@@ -63,6 +65,42 @@ class WorkerRuntime:
                 log.info("Started %s", type(component).__name__)
 
         return self._component
+
+    def begin_shutdown(self) -> None:
+        """Tell the component that the worker is stopping, if it runs here.
+
+        A component with long-lived responses (the consumer's event streams)
+        ends them, so the worker's graceful shutdown need not wait for them.
+        """
+        component = self.component
+        begin = getattr(component, "begin_shutdown", None)
+        if begin is not None:
+            begin()
+
+    def install_shutdown_signal(self) -> None:
+        """Call ``begin_shutdown`` on SIGTERM, then the previous handler.
+
+        Gunicorn workers stop gracefully on SIGTERM. Only the main thread can
+        install signal handlers, and only once gunicorn has installed its own
+        does chaining them work, so this runs from the app factory inside a
+        worker or from the shipped configuration's post_worker_init hook.
+        """
+        if self._signal_installed or threading.current_thread() is not (
+            threading.main_thread()
+        ):
+            return
+        previous = signal.getsignal(signal.SIGTERM)
+        if not callable(previous):
+            # Only chain onto a handler gunicorn installed, so that SIGTERM
+            # keeps its default effect everywhere else.
+            return
+
+        def on_sigterm(signum, frame):
+            self.begin_shutdown()
+            previous(signum, frame)
+
+        signal.signal(signal.SIGTERM, on_sigterm)
+        self._signal_installed = True
 
     def stop(self) -> None:
         """Stop the component of this process, if it runs here."""
@@ -101,9 +139,13 @@ def attach_runtime(app: Flask, runtime: WorkerRuntime) -> None:
     app.extensions[EXTENSION_KEY] = runtime
     if in_gunicorn_master():
         log.info("Loaded in the gunicorn master; Kafka clients start per worker")
+        # NOTE: gunicorn installs its signal handlers after this fork hook,
+        # so with --preload and no shipped configuration, open event streams
+        # delay a graceful stop until gunicorn's graceful_timeout.
         os.register_at_fork(after_in_child=runtime.ensure_started)
     else:
         runtime.ensure_started()
+        runtime.install_shutdown_signal()
 
     # Daemon threads keep running during interpreter shutdown until this
     # stops them: it flushes the producer and commits and closes the consumer.

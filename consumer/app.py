@@ -5,6 +5,7 @@ from collections.abc import Mapping
 
 from flask import Flask
 
+from common.cors import enable_cors
 from common.health import health_blueprint
 from common.http_errors import register_error_handlers
 from common.logging_setup import configure_logging
@@ -12,8 +13,12 @@ from common.metrics import instrument_requests, metrics_blueprint
 from common.runtime import EXTENSION_KEY, WorkerRuntime, attach_runtime
 from common.settings import load_settings
 from common.users import load_user_directory
-from consumer import routes
+from consumer import routes, stream
+from consumer.openapi import openapi_routes
 from consumer.service import ConsumerService
+
+# Bodies of the feed routes are small JSON objects.
+MAX_BODY_BYTES = 64 * 1024
 
 
 def create_app(config: Mapping[str, str] | None = None) -> Flask:
@@ -27,13 +32,17 @@ def create_app(config: Mapping[str, str] | None = None) -> Flask:
     configure_logging(settings.log_level)
 
     app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.extensions["notify_settings"] = settings
     app.extensions["notify_users"] = load_user_directory(settings.users_file)
 
     register_error_handlers(app)
+    enable_cors(app, settings)
     instrument_requests(app, "consumer")
     app.register_blueprint(routes.blueprint)
+    app.register_blueprint(stream.blueprint)
     app.register_blueprint(metrics_blueprint())
+    app.register_blueprint(openapi_routes())
     app.register_blueprint(health_blueprint(lambda: _readiness_problem(app)))
     attach_runtime(app, WorkerRuntime(lambda: ConsumerService(settings)))
 

@@ -1,39 +1,138 @@
-"""The feed route: ``GET /notifications/<userID>``."""
+"""The feed routes: a user's notifications, their read state and deletion."""
 
+import json
 import logging
+from collections.abc import Callable
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, Response, current_app, jsonify, request
 
 from common.errors import StoreError
 from common.http_errors import error_response
-from common.schemas import MAX_USER_ID, parse_user_id
+from consumer.cursors import encode_cursor
+from consumer.feed_params import (
+    ParameterError,
+    parse_mark_read,
+    parse_page_query,
+    parse_user,
+)
+from consumer.store import NotificationStore, StoredNotification
 
 log = logging.getLogger(__name__)
 
 blueprint = Blueprint("feed", __name__)
 
+STORE_UNAVAILABLE = "Notification store unavailable; retry shortly"
+
+
+def notification_json(stored: StoredNotification) -> dict:
+    """Return a stored notification as the API shows it."""
+    return {
+        **stored.notification.to_dict(),
+        "read": stored.read,
+        "cursor": encode_cursor(stored.seq),
+    }
+
+
+def _store() -> NotificationStore:
+    return current_app.extensions["notify_runtime"].ensure_started().store
+
+
+def _user_exists(user_id: int) -> bool:
+    return current_app.extensions["notify_users"].get(user_id) is not None
+
+
+def _conditional(body: dict) -> Response:
+    """Return ``body`` as JSON with an ETag, or 304 when the client has it."""
+    response = jsonify(body)
+    response.add_etag()
+    return response.make_conditional(request)
+
+
+def _run(user_text: str, parse: Callable[[], object], action: Callable):
+    """Validate, check the user, then run ``action`` against the store.
+
+    Parameters are checked before the user, so invalid input gets its 400
+    before an unknown user gets 404.
+    """
+    try:
+        user_id = parse_user(user_text)
+        parsed = parse()
+    except ParameterError as exc:
+        return error_response(exc.status, str(exc))
+    if not _user_exists(user_id):
+        return error_response(404, "User not found")
+
+    try:
+        return action(_store(), user_id, parsed)
+    except StoreError as exc:
+        log.error("Store failed for user %d on %s: %s", user_id, request.path, exc)
+        return error_response(503, STORE_UNAVAILABLE)
+
 
 @blueprint.get("/notifications/<user_id>")
 def list_notifications(user_id: str):
-    """Return a user's notifications, oldest first."""
-    parsed = parse_user_id(user_id)
-    if parsed is None:
-        return error_response(
-            400,
-            f"Invalid user id {user_id!r}: use 1 to 18 ASCII digits "
-            f"(0 to {MAX_USER_ID})",
+    """Return one page of a user's notifications, oldest first by default."""
+
+    def page(store: NotificationStore, user: int, query) -> Response:
+        items, more = store.page(
+            user,
+            limit=query.limit,
+            after_seq=query.after_seq,
+            newest_first=query.newest_first,
         )
-    if current_app.extensions["notify_users"].get(parsed) is None:
-        return error_response(404, "User not found")
+        body = {
+            "notifications": [notification_json(item) for item in items],
+            "next_cursor": encode_cursor(items[-1].seq) if more else None,
+            "unread_count": store.unread_count(user),
+        }
+        if not items and query.after_seq is None:
+            body["message"] = "No notifications found for user"
+        return _conditional(body)
 
-    service = current_app.extensions["notify_runtime"].ensure_started()
-    try:
-        notifications = service.store.list_for_user(parsed)
-    except StoreError as exc:
-        log.error("Reading notifications of user %d failed: %s", parsed, exc)
-        return error_response(503, "Notification store unavailable; retry shortly")
+    return _run(user_id, lambda: parse_page_query(request.args), page)
 
-    body = {"notifications": [n.to_dict() for n in notifications]}
-    if not notifications:
-        body["message"] = "No notifications found for user"
-    return jsonify(body)
+
+@blueprint.get("/notifications/<user_id>/unread_count")
+def unread_count(user_id: str):
+    """Return how many of a user's notifications are unread."""
+    return _run(
+        user_id,
+        lambda: None,
+        lambda store, user, _: _conditional(
+            {"unread_count": store.unread_count(user)}
+        ),
+    )
+
+
+@blueprint.post("/notifications/<user_id>/read")
+def mark_read(user_id: str):
+    """Mark some or all of a user's notifications read."""
+
+    def parse() -> list[str] | None:
+        if request.mimetype != "application/json":
+            raise ParameterError(
+                "Unsupported content type; send application/json", status=415
+            )
+        try:
+            body = json.loads(request.get_data().decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise ParameterError(f"Body is not valid UTF-8 JSON: {exc}") from None
+        return parse_mark_read(body)
+
+    return _run(
+        user_id,
+        parse,
+        lambda store, user, ids: jsonify({"unread_count": store.mark_read(user, ids)}),
+    )
+
+
+@blueprint.delete("/notifications/<user_id>/<uuid:notification_id>")
+def delete_notification(user_id: str, notification_id):
+    """Delete one of a user's notifications."""
+
+    def delete(store: NotificationStore, user: int, _) -> Response:
+        if not store.delete(user, str(notification_id)):
+            return error_response(404, "Notification not found")
+        return Response(status=204)
+
+    return _run(user_id, lambda: None, delete)

@@ -61,6 +61,7 @@ def post_worker_init(worker):
     runtime = _runtime(worker)
     if runtime is not None:
         runtime.ensure_started()
+        runtime.install_shutdown_signal()
 
 
 def worker_exit(server, worker):

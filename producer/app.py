@@ -5,6 +5,7 @@ from collections.abc import Mapping
 
 from flask import Flask
 
+from common.cors import enable_cors
 from common.health import health_blueprint
 from common.http_errors import register_error_handlers
 from common.logging_setup import configure_logging
@@ -13,6 +14,7 @@ from common.runtime import EXTENSION_KEY, WorkerRuntime, attach_runtime
 from common.settings import load_settings
 from common.users import load_user_directory
 from producer import routes
+from producer.openapi import openapi_routes
 from producer.publisher import Publisher
 from producer.request_body import MAX_BODY_BYTES
 
@@ -34,9 +36,11 @@ def create_app(config: Mapping[str, str] | None = None) -> Flask:
     app.extensions["notify_users"] = load_user_directory(settings.users_file)
 
     register_error_handlers(app)
+    enable_cors(app, settings)
     instrument_requests(app, "producer")
     app.register_blueprint(routes.blueprint)
     app.register_blueprint(metrics_blueprint())
+    app.register_blueprint(openapi_routes())
     app.register_blueprint(health_blueprint(lambda: _readiness_problem(app)))
     attach_runtime(app, WorkerRuntime(lambda: Publisher(settings)))
 

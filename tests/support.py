@@ -1,10 +1,12 @@
 """Helpers shared by the integration tests: ports, polling and processes."""
 
 import os
+import queue
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -62,13 +64,18 @@ class GunicornService:
         extra_args: tuple[str, ...] = (),
         shipped_config: bool = False,
         wait_path: str = "/readyz",
+        threads: int = 4,
     ) -> None:
         self.target = target
         self.wait_path = wait_path
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
-        self._env = {**env, "WEB_CONCURRENCY": str(workers), "NOTIFY_THREADS": "4"}
+        self._env = {
+            **env,
+            "WEB_CONCURRENCY": str(workers),
+            "NOTIFY_THREADS": str(threads),
+        }
         if shipped_config:
             # The configuration file reads the worker and thread counts from
             # the environment set above.
@@ -77,7 +84,7 @@ class GunicornService:
             options = [
                 "--worker-class", "gthread",
                 "--workers", str(workers),
-                "--threads", "4",
+                "--threads", str(threads),
                 # Gunicorn 27 gives every master the same control socket path.
                 "--no-control-socket",
             ]
@@ -144,8 +151,10 @@ class GunicornService:
 
 
 def fetch_feed(consumer_url: str, user_id: int | str) -> list[dict]:
-    """Return a user's notifications from GET /notifications/<user_id>."""
-    response = requests.get(f"{consumer_url}/notifications/{user_id}", timeout=5)
+    """Return up to 1,000 of a user's notifications, oldest first."""
+    response = requests.get(
+        f"{consumer_url}/notifications/{user_id}", params={"limit": 1000}, timeout=5
+    )
     assert response.status_code == 200, response.text
     return response.json()["notifications"]
 
@@ -171,3 +180,68 @@ def send(producer_url: str, from_id, to_id, message: str) -> requests.Response:
         data={"fromID": from_id, "toID": to_id, "message": message},
         timeout=30,
     )
+
+
+class EventStreamReader:
+    """Read a Server-Sent Events stream in a background thread.
+
+    Each complete event is put on ``events`` as a dict of its fields;
+    comment lines are put there as ``{"comment": text}``.
+    """
+
+    def __init__(self, url: str, headers: dict[str, str] | None = None) -> None:
+        self.response = requests.get(url, headers=headers, stream=True, timeout=30)
+        self.events: queue.Queue = queue.Queue()
+        self.finished = threading.Event()
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        event: dict[str, str] = {}
+        try:
+            for line in self.response.iter_lines(decode_unicode=True):
+                if line == "":
+                    if event:
+                        self.events.put(event)
+                    event = {}
+                elif line.startswith(":"):
+                    self.events.put({"comment": line[1:].strip()})
+                else:
+                    name, _, value = line.partition(":")
+                    event[name] = value.removeprefix(" ")
+        except (requests.RequestException, AttributeError, OSError, ValueError):
+            # close() from another thread ends the read with any of these.
+            pass
+        finally:
+            self.finished.set()
+
+    def next_event(self, timeout: float, kind: str = "notification") -> dict:
+        """Return the next event of type ``kind``, skipping other lines."""
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(f"no {kind} event within {timeout:.0f} s")
+            try:
+                event = self.events.get(timeout=remaining)
+            except queue.Empty:
+                continue
+            if event.get("event") == kind:
+                return event
+
+    def next_comment(self, timeout: float) -> str:
+        """Return the text of the next comment line."""
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(f"no comment line within {timeout:.0f} s")
+            try:
+                event = self.events.get(timeout=remaining)
+            except queue.Empty:
+                continue
+            if "comment" in event:
+                return event["comment"]
+
+    def close(self) -> None:
+        self.response.close()

@@ -6,12 +6,17 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from common.errors import StoreError
 from common.models import Notification, User
-from consumer.store.base import NotificationStore
+from consumer.store.base import (
+    NotificationStore,
+    StoredNotification,
+    check_ids,
+    check_page_limit,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -19,7 +24,8 @@ DEFAULT_BUSY_TIMEOUT_MS = 5000
 
 # seq gives the arrival order. AUTOINCREMENT keeps SQLite from reusing the
 # seq of a deleted last row, so a newer notification never sorts before an
-# older one.
+# older one. A deleted notification keeps its row with deleted = 1, so its id
+# stays in the UNIQUE index and INSERT OR IGNORE skips it when it comes again.
 _CREATE_TABLE = """
 CREATE TABLE IF NOT EXISTS notifications (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -29,24 +35,102 @@ CREATE TABLE IF NOT EXISTS notifications (
     sender_id INTEGER NOT NULL,
     sender_name TEXT NOT NULL,
     message TEXT NOT NULL,
-    created_at TEXT NOT NULL
+    created_at TEXT NOT NULL,
+    read INTEGER NOT NULL DEFAULT 0,
+    deleted INTEGER NOT NULL DEFAULT 0
 )
 """
+# Columns that files created before read state and deletion existed lack, with
+# the definitions that ALTER TABLE ... ADD COLUMN gives them.
+_ADDED_COLUMNS = {
+    "read": "INTEGER NOT NULL DEFAULT 0",
+    "deleted": "INTEGER NOT NULL DEFAULT 0",
+}
+# Serves list_for_user and page.
 _CREATE_INDEX = """
 CREATE INDEX IF NOT EXISTS notifications_recipient_seq
 ON notifications (recipient_id, seq)
+"""
+# Serves unread_count and mark_read with ids=None. It contains only the rows
+# that are unread and not deleted, so those calls read no other rows.
+_CREATE_UNREAD_INDEX = """
+CREATE INDEX IF NOT EXISTS notifications_recipient_unread
+ON notifications (recipient_id)
+WHERE read = 0 AND deleted = 0
 """
 _INSERT = """
 INSERT OR IGNORE INTO notifications
     (id, recipient_id, recipient_name, sender_id, sender_name, message, created_at)
 VALUES (?, ?, ?, ?, ?, ?, ?)
 """
-_SELECT_FOR_USER = """
-SELECT id, sender_id, sender_name, recipient_id, recipient_name, message, created_at
+# The column order that _to_notification expects.
+_NOTIFICATION_COLUMNS = (
+    "id, sender_id, sender_name, recipient_id, recipient_name, message, created_at"
+)
+_SELECT_FOR_USER = f"""
+SELECT {_NOTIFICATION_COLUMNS}
 FROM notifications
-WHERE recipient_id = ?
+WHERE recipient_id = ? AND deleted = 0
 ORDER BY seq
 """
+# Each page query takes (recipient_id, [after_seq,] limit + 1).
+_PAGE_COLUMNS = f"seq, read, {_NOTIFICATION_COLUMNS}"
+_SELECT_PAGE_OLDEST_FIRST = f"""
+SELECT {_PAGE_COLUMNS}
+FROM notifications
+WHERE recipient_id = ? AND deleted = 0
+ORDER BY seq
+LIMIT ?
+"""
+_SELECT_PAGE_OLDEST_FIRST_AFTER = f"""
+SELECT {_PAGE_COLUMNS}
+FROM notifications
+WHERE recipient_id = ? AND deleted = 0 AND seq > ?
+ORDER BY seq
+LIMIT ?
+"""
+_SELECT_PAGE_NEWEST_FIRST = f"""
+SELECT {_PAGE_COLUMNS}
+FROM notifications
+WHERE recipient_id = ? AND deleted = 0
+ORDER BY seq DESC
+LIMIT ?
+"""
+_SELECT_PAGE_NEWEST_FIRST_AFTER = f"""
+SELECT {_PAGE_COLUMNS}
+FROM notifications
+WHERE recipient_id = ? AND deleted = 0 AND seq < ?
+ORDER BY seq DESC
+LIMIT ?
+"""
+# The conditions read = 0 AND deleted = 0 match the WHERE clause of
+# notifications_recipient_unread, which lets SQLite use that index.
+_COUNT_UNREAD = """
+SELECT count(*)
+FROM notifications
+WHERE recipient_id = ? AND read = 0 AND deleted = 0
+"""
+_MARK_ALL_READ = """
+UPDATE notifications
+SET read = 1
+WHERE recipient_id = ? AND read = 0 AND deleted = 0
+"""
+_MARK_ONE_READ = """
+UPDATE notifications
+SET read = 1
+WHERE id = ? AND recipient_id = ? AND read = 0 AND deleted = 0
+"""
+_DELETE = """
+UPDATE notifications
+SET deleted = 1
+WHERE id = ? AND recipient_id = ? AND deleted = 0
+"""
+# max(seq) and not sqlite_sequence, because an INSERT OR IGNORE that skips a
+# duplicate still advances sqlite_sequence (SQLite 3.40.1), and a redelivered
+# batch would look like new notifications. Those skipped values leave gaps in
+# seq. SQLite reads max() of the rowid from the end of the table b-tree
+# without a scan.
+_SELECT_LAST_SEQ = "SELECT coalesce(max(seq), 0) FROM notifications"
 
 
 class SQLiteStore(NotificationStore):
@@ -100,9 +184,10 @@ class SQLiteStore(NotificationStore):
                     "system of this path supports WAL."
                 )
             connection.execute("PRAGMA synchronous = NORMAL")
+            # IMMEDIATE makes processes that open the file at once create or
+            # upgrade the schema one after another.
             connection.execute("BEGIN IMMEDIATE")
-            connection.execute(_CREATE_TABLE)
-            connection.execute(_CREATE_INDEX)
+            _create_schema(connection)
             connection.execute("COMMIT")
         except sqlite3.Error as exc:
             if connection is not None:
@@ -159,48 +244,97 @@ class SQLiteStore(NotificationStore):
 
     def list_for_user(self, user_id: int) -> list[Notification]:
         """Return the notifications sent to ``user_id``, oldest first."""
-        with self._lock:
-            connection = self._require_open()
-            try:
-                rows = connection.execute(_SELECT_FOR_USER, (user_id,)).fetchall()
-            except sqlite3.Error as exc:
-                raise StoreError(
-                    f"failed to read the notifications of user {user_id} from "
-                    f"{self.path}: {exc}"
-                ) from exc
+        rows = self._fetch_all(
+            _SELECT_FOR_USER,
+            (user_id,),
+            f"read the notifications of user {user_id}",
+        )
+        return [_to_notification(row) for row in rows]
 
-        return [
-            Notification(
-                id=notification_id,
-                sender=User(sender_id, sender_name),
-                recipient=User(recipient_id, recipient_name),
-                message=message,
-                created_at=created_at,
+    def page(
+        self,
+        user_id: int,
+        *,
+        limit: int,
+        after_seq: int | None = None,
+        newest_first: bool = False,
+    ) -> tuple[list[StoredNotification], bool]:
+        """Return one page of the notifications of ``user_id`` that are not deleted."""
+        check_page_limit(limit)
+        # Fetching one row past the page shows whether more follow.
+        if after_seq is None:
+            query = (
+                _SELECT_PAGE_NEWEST_FIRST if newest_first else _SELECT_PAGE_OLDEST_FIRST
             )
-            for (
-                notification_id,
-                sender_id,
-                sender_name,
-                recipient_id,
-                recipient_name,
-                message,
-                created_at,
-            ) in rows
+            parameters: tuple[int, ...] = (user_id, limit + 1)
+        else:
+            query = (
+                _SELECT_PAGE_NEWEST_FIRST_AFTER
+                if newest_first
+                else _SELECT_PAGE_OLDEST_FIRST_AFTER
+            )
+            parameters = (user_id, after_seq, limit + 1)
+        rows = self._fetch_all(
+            query, parameters, f"read a page of the notifications of user {user_id}"
+        )
+
+        found = [
+            StoredNotification(_to_notification(row[2:]), seq=row[0], read=bool(row[1]))
+            for row in rows[:limit]
         ]
+        return found, len(rows) > limit
+
+    def unread_count(self, user_id: int) -> int:
+        """Return the number of notifications of ``user_id`` that are unread."""
+        [(unread,)] = self._fetch_all(
+            _COUNT_UNREAD,
+            (user_id,),
+            f"count the unread notifications of user {user_id}",
+        )
+        return unread
+
+    def mark_read(self, user_id: int, ids: Sequence[str] | None) -> int:
+        """Mark notifications of ``user_id`` read and return the unread count after."""
+        check_ids(ids)
+        with (
+            self._lock,
+            self._write_transaction(
+                f"mark notifications of user {user_id} read"
+            ) as connection,
+        ):
+            if ids is None:
+                connection.execute(_MARK_ALL_READ, (user_id,))
+            else:
+                # One statement per id, so no list of ids can exceed SQLite's
+                # limit on bound parameters.
+                connection.executemany(
+                    _MARK_ONE_READ,
+                    [(notification_id, user_id) for notification_id in ids],
+                )
+            (unread,) = connection.execute(_COUNT_UNREAD, (user_id,)).fetchone()
+        return unread
+
+    def delete(self, user_id: int, notification_id: str) -> bool:
+        """Delete the notification ``notification_id`` of ``user_id``."""
+        with (
+            self._lock,
+            self._write_transaction(
+                f"delete notification {notification_id!r} of user {user_id}"
+            ) as connection,
+        ):
+            cursor = connection.execute(_DELETE, (notification_id, user_id))
+        return cursor.rowcount == 1
+
+    def last_seq(self) -> int:
+        """Return the highest ``seq`` of a stored notification, or 0 if none."""
+        [(seq,)] = self._fetch_all(_SELECT_LAST_SEQ, (), "read the last seq")
+        return seq
 
     def count(self) -> int:
-        """Return the number of notifications stored for all users."""
-        with self._lock:
-            connection = self._require_open()
-            try:
-                (total,) = connection.execute(
-                    "SELECT count(*) FROM notifications"
-                ).fetchone()
-            except sqlite3.Error as exc:
-                raise StoreError(
-                    f"failed to count the notifications in {self.path}: {exc}"
-                ) from exc
-
+        """Return the number of notifications stored for all users, deleted included."""
+        [(total,)] = self._fetch_all(
+            "SELECT count(*) FROM notifications", (), "count the notifications"
+        )
         return total
 
     def check(self) -> None:
@@ -241,6 +375,41 @@ class SQLiteStore(NotificationStore):
             raise StoreError(f"notification store {self.path} is closed")
         return self._connection
 
+    def _fetch_all(self, query: str, parameters: tuple, action: str) -> list[tuple]:
+        """Run a read-only ``query`` and return its rows.
+
+        ``action`` completes the message of the ``StoreError`` raised on failure.
+        """
+        with self._lock:
+            connection = self._require_open()
+            try:
+                return connection.execute(query, parameters).fetchall()
+            except sqlite3.Error as exc:
+                raise StoreError(f"failed to {action} in {self.path}: {exc}") from exc
+
+    @contextlib.contextmanager
+    def _write_transaction(self, action: str) -> Iterator[sqlite3.Connection]:
+        """Run the body in one write transaction and commit it, or roll it back.
+
+        Call it with ``self._lock`` held. ``action`` completes the message of
+        the ``StoreError`` raised on failure.
+        """
+        connection = self._require_open()
+        try:
+            # IMMEDIATE takes the write lock now, so waiting for another
+            # process happens here, under busy_timeout.
+            connection.execute("BEGIN IMMEDIATE")
+            yield connection
+            connection.execute("COMMIT")
+        except sqlite3.Error as exc:
+            self._rollback(connection)
+            raise StoreError(
+                f"failed to {action} in {self.path}, and changed nothing: {exc}"
+            ) from exc
+        except BaseException:
+            self._rollback(connection)
+            raise
+
     def _rollback(self, connection: sqlite3.Connection) -> None:
         if not connection.in_transaction:
             return
@@ -257,6 +426,53 @@ class SQLiteStore(NotificationStore):
             self._connection = None
             with contextlib.suppress(sqlite3.Error):
                 connection.close()
+
+
+def _create_schema(connection: sqlite3.Connection) -> None:
+    """Create the table and its indexes, or add what an older file lacks.
+
+    Call it inside a write transaction.
+    """
+    connection.execute(_CREATE_TABLE)
+    present = {
+        name for _, name, *_ in connection.execute("PRAGMA table_info(notifications)")
+    }
+    for name, definition in _ADDED_COLUMNS.items():
+        if name in present:
+            continue
+        try:
+            connection.execute(
+                f"ALTER TABLE notifications ADD COLUMN {name} {definition}"
+            )
+        except sqlite3.OperationalError as exc:
+            # Another process added the column since table_info was read.
+            # The write transaction should prevent this, so it is only a
+            # safeguard.
+            if "duplicate column name" not in str(exc):
+                raise
+    # The partial index names the added columns, so it comes after them.
+    connection.execute(_CREATE_INDEX)
+    connection.execute(_CREATE_UNREAD_INDEX)
+
+
+def _to_notification(row: Sequence) -> Notification:
+    """Build a notification from the columns in ``_NOTIFICATION_COLUMNS`` order."""
+    (
+        notification_id,
+        sender_id,
+        sender_name,
+        recipient_id,
+        recipient_name,
+        message,
+        created_at,
+    ) = row
+    return Notification(
+        id=notification_id,
+        sender=User(sender_id, sender_name),
+        recipient=User(recipient_id, recipient_name),
+        message=message,
+        created_at=created_at,
+    )
 
 
 def _enable_wal(connection: sqlite3.Connection, busy_timeout_ms: int) -> str:

@@ -45,11 +45,12 @@ def test_feed_empty_for_known_user(urls):
     _, consumer_url = urls
     response = get(consumer_url, "/notifications/1")
 
+    body = response.json()
     assert response.status_code == 200
-    assert response.json() == {
-        "message": "No notifications found for user",
-        "notifications": [],
-    }
+    assert body["message"] == "No notifications found for user"
+    assert body["notifications"] == []
+    assert body["next_cursor"] is None
+    assert body["unread_count"] == 0
 
 
 @pytest.mark.parametrize(

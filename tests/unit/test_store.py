@@ -5,14 +5,15 @@ import multiprocessing.queues
 import multiprocessing.synchronize
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from common.errors import StoreError
 from common.models import Notification, User
-from consumer.store import NotificationStore, open_store
+from consumer.store import NotificationStore, StoredNotification, open_store
+from consumer.store import sqlite as sqlite_store
 from consumer.store.memory import MemoryStore
 from consumer.store.sqlite import SQLiteStore
 
@@ -238,6 +239,409 @@ def test_add_many_raises_after_close(store: NotificationStore) -> None:
         store.add_many([make_notification("a")])
 
 
+# Pages, read state and deletion, run against every backend.
+
+
+def add_numbered(
+    store: NotificationStore, count: int, recipient: User = BRUNO, prefix: str = "n"
+) -> list[str]:
+    """Add ``count`` notifications for ``recipient``, one call each, and return ids."""
+    ids = [f"{prefix}{index}" for index in range(count)]
+    for notification_id in ids:
+        store.add_many([make_notification(notification_id, recipient)])
+    return ids
+
+
+def page_ids(items: list[StoredNotification]) -> list[str]:
+    return [item.notification.id for item in items]
+
+
+def read_all_pages(
+    store: NotificationStore, user_id: int, limit: int, newest_first: bool
+) -> list[StoredNotification]:
+    """Follow ``after_seq`` from the first page to the last and return every item."""
+    collected: list[StoredNotification] = []
+    after_seq = None
+    for _ in range(1000):
+        items, has_more = store.page(
+            user_id, limit=limit, after_seq=after_seq, newest_first=newest_first
+        )
+        collected.extend(items)
+        if not has_more:
+            return collected
+        assert items, "a page with has_more=True must not be empty"
+        after_seq = items[-1].seq
+    raise AssertionError("pagination did not end after 1000 pages")
+
+
+def test_page_oldest_first_splits_at_limit(store: NotificationStore) -> None:
+    ids = add_numbered(store, 10)
+
+    first, first_has_more = store.page(BRUNO.id, limit=5)
+    second, second_has_more = store.page(BRUNO.id, limit=5, after_seq=first[-1].seq)
+
+    assert page_ids(first) == ids[:5]
+    assert first_has_more is True
+    assert page_ids(second) == ids[5:]
+    assert second_has_more is False
+
+
+def test_page_newest_first_splits_at_limit(store: NotificationStore) -> None:
+    ids = add_numbered(store, 10)
+
+    first, first_has_more = store.page(BRUNO.id, limit=5, newest_first=True)
+    second, second_has_more = store.page(
+        BRUNO.id, limit=5, after_seq=first[-1].seq, newest_first=True
+    )
+
+    assert page_ids(first) == ids[::-1][:5]
+    assert first_has_more is True
+    assert page_ids(second) == ids[::-1][5:]
+    assert second_has_more is False
+
+
+@pytest.mark.parametrize("newest_first", [False, True])
+@pytest.mark.parametrize("limit", [10, 11, 1000])
+def test_page_fits_all_without_more(
+    store: NotificationStore, limit: int, newest_first: bool
+) -> None:
+    ids = add_numbered(store, 10)
+
+    items, has_more = store.page(BRUNO.id, limit=limit, newest_first=newest_first)
+
+    assert page_ids(items) == (ids[::-1] if newest_first else ids)
+    assert has_more is False
+
+
+@pytest.mark.parametrize("newest_first", [False, True])
+def test_page_limit_one_steps_singly(
+    store: NotificationStore, newest_first: bool
+) -> None:
+    ids = add_numbered(store, 3)
+
+    items = read_all_pages(store, BRUNO.id, limit=1, newest_first=newest_first)
+
+    assert page_ids(items) == (ids[::-1] if newest_first else ids)
+
+
+@pytest.mark.parametrize("newest_first", [False, True])
+@pytest.mark.parametrize("limit", [1, 4, 7, 23, 24])
+def test_page_continuation_yields_each_once(
+    store: NotificationStore, limit: int, newest_first: bool
+) -> None:
+    # Other users' notifications between Bruno's leave gaps in his seqs.
+    expected: list[str] = []
+    for index in range(23):
+        store.add_many(
+            [
+                make_notification(f"bruno-{index}", BRUNO),
+                make_notification(f"rick-{index}", RICK),
+            ]
+        )
+        expected.append(f"bruno-{index}")
+    if newest_first:
+        expected.reverse()
+
+    items = read_all_pages(store, BRUNO.id, limit=limit, newest_first=newest_first)
+
+    seqs = [item.seq for item in items]
+    assert page_ids(items) == expected
+    assert seqs == sorted(seqs, reverse=newest_first)
+    assert len(set(seqs)) == len(seqs)
+
+
+def test_page_returns_stored_fields(store: NotificationStore) -> None:
+    notification = make_notification("a", sender=RICK, message="hi")
+    store.add_many([notification])
+
+    [item], has_more = store.page(BRUNO.id, limit=10)
+
+    assert isinstance(item, StoredNotification)
+    assert item.notification == notification
+    assert item.seq == store.last_seq()
+    assert item.read is False
+    assert has_more is False
+
+
+def test_page_seq_follows_arrival_order(store: NotificationStore) -> None:
+    store.add_many([make_notification("a", BRUNO), make_notification("b", RICK)])
+    store.add_many([make_notification("c", BRUNO)])
+
+    [a, c], _ = store.page(BRUNO.id, limit=10)
+    [b], _ = store.page(RICK.id, limit=10)
+
+    assert 0 < a.seq < b.seq < c.seq
+
+
+def test_page_returns_empty_for_unknown_user(store: NotificationStore) -> None:
+    add_numbered(store, 3)
+
+    assert store.page(999, limit=10) == ([], False)
+    assert store.page(999, limit=10, newest_first=True) == ([], False)
+
+
+def test_page_after_end_returns_empty(store: NotificationStore) -> None:
+    add_numbered(store, 3)
+    [first, *_, last], _ = store.page(BRUNO.id, limit=10)
+
+    assert store.page(BRUNO.id, limit=10, after_seq=last.seq) == ([], False)
+    assert store.page(BRUNO.id, limit=10, after_seq=first.seq, newest_first=True) == (
+        [],
+        False,
+    )
+
+
+@pytest.mark.parametrize("limit", [0, -1, 1001])
+def test_page_rejects_limit_out_of_range(store: NotificationStore, limit: int) -> None:
+    with pytest.raises(ValueError, match=f"got {limit}"):
+        store.page(BRUNO.id, limit=limit)
+
+
+def test_page_skips_deleted(store: NotificationStore) -> None:
+    ids = add_numbered(store, 6)
+    store.delete(BRUNO.id, ids[1])
+    store.delete(BRUNO.id, ids[5])
+
+    items, has_more = store.page(BRUNO.id, limit=4)
+    newest, newest_has_more = store.page(BRUNO.id, limit=4, newest_first=True)
+
+    assert page_ids(items) == [ids[0], ids[2], ids[3], ids[4]]
+    assert has_more is False
+    assert page_ids(newest) == [ids[4], ids[3], ids[2], ids[0]]
+    assert newest_has_more is False
+
+
+def test_new_notifications_are_unread(store: NotificationStore) -> None:
+    add_numbered(store, 3)
+    add_numbered(store, 2, recipient=RICK, prefix="r")
+
+    items, _ = store.page(BRUNO.id, limit=10)
+
+    assert [item.read for item in items] == [False, False, False]
+    assert store.unread_count(BRUNO.id) == 3
+    assert store.unread_count(RICK.id) == 2
+    assert store.unread_count(999) == 0
+
+
+def test_mark_read_marks_given_ids(store: NotificationStore) -> None:
+    ids = add_numbered(store, 4)
+
+    unread = store.mark_read(BRUNO.id, [ids[0], ids[2]])
+
+    items, _ = store.page(BRUNO.id, limit=10)
+    assert unread == 2
+    assert store.unread_count(BRUNO.id) == 2
+    assert [item.read for item in items] == [True, False, True, False]
+
+
+def test_mark_read_all_with_none(store: NotificationStore) -> None:
+    add_numbered(store, 4)
+    add_numbered(store, 2, recipient=RICK, prefix="r")
+
+    unread = store.mark_read(BRUNO.id, None)
+
+    items, _ = store.page(BRUNO.id, limit=10)
+    assert unread == 0
+    assert store.unread_count(BRUNO.id) == 0
+    assert all(item.read for item in items)
+    assert store.unread_count(RICK.id) == 2
+
+
+def test_mark_read_ignores_other_users_ids(store: NotificationStore) -> None:
+    add_numbered(store, 2)
+    rick_ids = add_numbered(store, 2, recipient=RICK, prefix="r")
+
+    unread = store.mark_read(BRUNO.id, rick_ids)
+
+    rick_items, _ = store.page(RICK.id, limit=10)
+    assert unread == 2
+    assert store.unread_count(RICK.id) == 2
+    assert [item.read for item in rick_items] == [False, False]
+
+
+def test_mark_read_ignores_unknown_ids(store: NotificationStore) -> None:
+    ids = add_numbered(store, 2)
+
+    unread = store.mark_read(BRUNO.id, ["unknown", ids[0], "", ids[0]])
+
+    assert unread == 1
+    assert store.unread_count(BRUNO.id) == 1
+
+
+def test_mark_read_again_changes_nothing(store: NotificationStore) -> None:
+    ids = add_numbered(store, 2)
+    store.mark_read(BRUNO.id, ids[:1])
+
+    assert store.mark_read(BRUNO.id, ids[:1]) == 1
+    assert store.mark_read(BRUNO.id, []) == 1
+    assert store.mark_read(BRUNO.id, None) == 0
+    assert store.mark_read(BRUNO.id, None) == 0
+
+
+def test_mark_read_for_unknown_user(store: NotificationStore) -> None:
+    ids = add_numbered(store, 2)
+
+    assert store.mark_read(999, None) == 0
+    assert store.mark_read(999, ids) == 0
+    assert store.unread_count(BRUNO.id) == 2
+
+
+def test_mark_read_rejects_single_string(store: NotificationStore) -> None:
+    add_numbered(store, 1)
+
+    with pytest.raises(TypeError, match="n0"):
+        store.mark_read(BRUNO.id, "n0")
+    assert store.unread_count(BRUNO.id) == 1
+
+
+def test_unread_after_mark_counts_new_ones(store: NotificationStore) -> None:
+    add_numbered(store, 3)
+    store.mark_read(BRUNO.id, None)
+    add_numbered(store, 2, prefix="later")
+
+    assert store.unread_count(BRUNO.id) == 2
+
+
+def test_delete_own_removes_it(store: NotificationStore) -> None:
+    ids = add_numbered(store, 3)
+
+    deleted = store.delete(BRUNO.id, ids[1])
+
+    items, _ = store.page(BRUNO.id, limit=10)
+    newest, _ = store.page(BRUNO.id, limit=10, newest_first=True)
+    assert deleted is True
+    assert page_ids(items) == [ids[0], ids[2]]
+    assert page_ids(newest) == [ids[2], ids[0]]
+    assert ids_of(store.list_for_user(BRUNO.id)) == [ids[0], ids[2]]
+    assert store.unread_count(BRUNO.id) == 2
+
+
+def test_delete_again_returns_false(store: NotificationStore) -> None:
+    ids = add_numbered(store, 2)
+    store.delete(BRUNO.id, ids[0])
+
+    assert store.delete(BRUNO.id, ids[0]) is False
+    assert ids_of(store.list_for_user(BRUNO.id)) == [ids[1]]
+
+
+def test_delete_other_users_returns_false(store: NotificationStore) -> None:
+    [rick_id] = add_numbered(store, 1, recipient=RICK, prefix="r")
+
+    deleted = store.delete(BRUNO.id, rick_id)
+
+    assert deleted is False
+    assert ids_of(store.list_for_user(RICK.id)) == [rick_id]
+    assert store.unread_count(RICK.id) == 1
+    assert store.delete(RICK.id, rick_id) is True
+
+
+def test_delete_unknown_returns_false(store: NotificationStore) -> None:
+    add_numbered(store, 1)
+
+    assert store.delete(BRUNO.id, "unknown") is False
+    assert store.delete(999, "n0") is False
+    assert ids_of(store.list_for_user(BRUNO.id)) == ["n0"]
+
+
+def test_delete_read_keeps_unread_count(store: NotificationStore) -> None:
+    ids = add_numbered(store, 3)
+    store.mark_read(BRUNO.id, [ids[0]])
+
+    store.delete(BRUNO.id, ids[0])
+
+    assert store.unread_count(BRUNO.id) == 2
+
+
+def test_mark_read_ignores_deleted(store: NotificationStore) -> None:
+    ids = add_numbered(store, 3)
+    store.delete(BRUNO.id, ids[0])
+
+    assert store.mark_read(BRUNO.id, [ids[0]]) == 2
+    assert store.mark_read(BRUNO.id, None) == 0
+    assert page_ids(store.page(BRUNO.id, limit=10)[0]) == ids[1:]
+
+
+def test_deleted_stays_deleted_when_added_again(store: NotificationStore) -> None:
+    original = make_notification("a")
+    store.add_many([original, make_notification("b")])
+    last_seq = store.last_seq()
+    store.delete(BRUNO.id, "a")
+
+    added = store.add_many([original])
+    added_with_new = store.add_many([make_notification("a"), make_notification("c")])
+
+    assert added == 0
+    assert added_with_new == 1
+    assert ids_of(store.list_for_user(BRUNO.id)) == ["b", "c"]
+    assert page_ids(store.page(BRUNO.id, limit=10)[0]) == ["b", "c"]
+    assert store.unread_count(BRUNO.id) == 2
+    assert store.last_seq() > last_seq
+    assert store.page(BRUNO.id, limit=10)[0][-1].seq == store.last_seq()
+
+
+def test_count_includes_deleted(store: NotificationStore) -> None:
+    ids = add_numbered(store, 3)
+    store.delete(BRUNO.id, ids[0])
+
+    assert store.count() == 3
+
+
+def test_last_seq_grows_with_adds(store: NotificationStore) -> None:
+    empty = store.last_seq()
+    store.add_many([make_notification("a"), make_notification("b", RICK)])
+    after_two = store.last_seq()
+    store.add_many([make_notification("a")])
+    after_duplicate = store.last_seq()
+    store.add_many([make_notification("c")])
+    after_three = store.last_seq()
+
+    assert empty == 0
+    assert after_two > 0
+    assert after_duplicate == after_two
+    assert after_three > after_two
+    assert after_three == store.page(BRUNO.id, limit=10, newest_first=True)[0][0].seq
+
+
+def test_last_seq_ignores_read_and_delete(store: NotificationStore) -> None:
+    ids = add_numbered(store, 2)
+    before = store.last_seq()
+
+    store.mark_read(BRUNO.id, None)
+    store.delete(BRUNO.id, ids[1])
+
+    assert store.last_seq() == before
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda store: store.page(BRUNO.id, limit=10),
+        lambda store: store.unread_count(BRUNO.id),
+        lambda store: store.mark_read(BRUNO.id, None),
+        lambda store: store.delete(BRUNO.id, "a"),
+        lambda store: store.last_seq(),
+        lambda store: store.list_for_user(BRUNO.id),
+        lambda store: store.count(),
+    ],
+    ids=[
+        "page",
+        "unread_count",
+        "mark_read",
+        "delete",
+        "last_seq",
+        "list_for_user",
+        "count",
+    ],
+)
+def test_calls_raise_after_close(
+    store: NotificationStore, call: Callable[[NotificationStore], object]
+) -> None:
+    store.close()
+
+    with pytest.raises(StoreError, match="closed"):
+        call(store)
+
+
 # SQLite only.
 
 
@@ -441,6 +845,287 @@ def test_open_uses_wal_mode(db_path: Path) -> None:
         connection.close()
 
     assert mode == "wal"
+
+
+def test_second_store_sees_read_state(db_path: Path) -> None:
+    worker_one = SQLiteStore(db_path)
+    worker_two = SQLiteStore(db_path)
+    try:
+        worker_one.add_many([make_notification(f"n{index}") for index in range(3)])
+        unread_before = worker_two.unread_count(BRUNO.id)
+        worker_one.mark_read(BRUNO.id, ["n0"])
+        unread_after_one = worker_two.unread_count(BRUNO.id)
+        items, _ = worker_two.page(BRUNO.id, limit=10)
+        unread_after_all = worker_two.mark_read(BRUNO.id, None)
+
+        assert unread_before == 3
+        assert unread_after_one == 2
+        assert [item.read for item in items] == [True, False, False]
+        assert unread_after_all == 0
+        assert worker_one.unread_count(BRUNO.id) == 0
+    finally:
+        worker_one.close()
+        worker_two.close()
+
+
+def test_second_store_sees_deletion(db_path: Path) -> None:
+    worker_one = SQLiteStore(db_path)
+    worker_two = SQLiteStore(db_path)
+    try:
+        worker_one.add_many([make_notification("a"), make_notification("b")])
+        deleted_by_one = worker_one.delete(BRUNO.id, "a")
+        deleted_by_two = worker_two.delete(BRUNO.id, "a")
+        added_by_two = worker_two.add_many([make_notification("a")])
+
+        assert deleted_by_one is True
+        assert deleted_by_two is False
+        assert added_by_two == 0
+        assert ids_of(worker_two.list_for_user(BRUNO.id)) == ["b"]
+        assert page_ids(worker_two.page(BRUNO.id, limit=10)[0]) == ["b"]
+        assert worker_two.unread_count(BRUNO.id) == 1
+    finally:
+        worker_one.close()
+        worker_two.close()
+
+
+def test_second_store_sees_last_seq(db_path: Path) -> None:
+    worker_one = SQLiteStore(db_path)
+    worker_two = SQLiteStore(db_path)
+    try:
+        empty = worker_two.last_seq()
+        worker_one.add_many([make_notification("a")])
+        one_after_first = worker_one.last_seq()
+        two_after_first = worker_two.last_seq()
+        worker_two.add_many([make_notification("b")])
+        one_after_second = worker_one.last_seq()
+        two_after_second = worker_two.last_seq()
+
+        assert empty == 0
+        assert one_after_first > 0
+        assert two_after_first == one_after_first
+        assert one_after_second > one_after_first
+        assert two_after_second == one_after_second
+    finally:
+        worker_one.close()
+        worker_two.close()
+
+
+# The table and index as the store created them before read state and deletion.
+OLD_CREATE_TABLE = """
+CREATE TABLE notifications (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    recipient_id INTEGER NOT NULL,
+    recipient_name TEXT NOT NULL,
+    sender_id INTEGER NOT NULL,
+    sender_name TEXT NOT NULL,
+    message TEXT NOT NULL,
+    created_at TEXT NOT NULL
+)
+"""
+OLD_CREATE_INDEX = """
+CREATE INDEX notifications_recipient_seq ON notifications (recipient_id, seq)
+"""
+
+
+def create_old_format_file(path: Path, notifications: list[Notification]) -> None:
+    connection = sqlite3.connect(path)
+    try:
+        connection.execute(OLD_CREATE_TABLE)
+        connection.execute(OLD_CREATE_INDEX)
+        connection.executemany(
+            "INSERT INTO notifications (id, recipient_id, recipient_name, "
+            "sender_id, sender_name, message, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    n.id,
+                    n.recipient.id,
+                    n.recipient.name,
+                    n.sender.id,
+                    n.sender.name,
+                    n.message,
+                    n.created_at,
+                )
+                for n in notifications
+            ],
+        )
+        connection.commit()
+    finally:
+        connection.close()
+
+
+def column_names(path: Path) -> list[str]:
+    connection = sqlite3.connect(path)
+    try:
+        return [
+            row[1] for row in connection.execute("PRAGMA table_info(notifications)")
+        ]
+    finally:
+        connection.close()
+
+
+def test_open_upgrades_old_format_file(db_path: Path) -> None:
+    old = [make_notification("a"), make_notification("b", RICK)]
+    create_old_format_file(db_path, old)
+
+    store = SQLiteStore(db_path)
+    try:
+        columns = column_names(db_path)
+        items, _ = store.page(BRUNO.id, limit=10)
+        rick_unread = store.unread_count(RICK.id)
+        last_seq_before_add = store.last_seq()
+        added = store.add_many([make_notification("a"), make_notification("c")])
+
+        assert columns[-2:] == ["read", "deleted"]
+        assert [item.notification for item in items] == [old[0]]
+        assert [item.read for item in items] == [False]
+        assert store.unread_count(BRUNO.id) == 2
+        assert rick_unread == 1
+        assert last_seq_before_add == 2
+        assert added == 1
+        assert store.mark_read(BRUNO.id, ["a"]) == 1
+        assert store.delete(RICK.id, "b") is True
+    finally:
+        store.close()
+
+    reopened = SQLiteStore(db_path)
+    try:
+        items, _ = reopened.page(BRUNO.id, limit=10)
+
+        assert column_names(db_path) == columns
+        assert [(item.notification.id, item.read) for item in items] == [
+            ("a", True),
+            ("c", False),
+        ]
+        assert reopened.list_for_user(RICK.id) == []
+    finally:
+        reopened.close()
+
+
+def open_and_report(
+    path: str,
+    barrier: multiprocessing.synchronize.Barrier,
+    results: multiprocessing.queues.Queue,
+) -> None:
+    """Open a store once every process is ready, and put its unread count."""
+    barrier.wait(timeout=WAIT_TIMEOUT_SECONDS)
+    store = SQLiteStore(path)
+    results.put(store.unread_count(BRUNO.id))
+    store.close()
+
+
+def test_processes_upgrade_old_file_at_once(db_path: Path) -> None:
+    create_old_format_file(db_path, [make_notification("a")])
+    process_count = 3
+
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(process_count)
+    results = context.Queue()
+    processes = [
+        context.Process(target=open_and_report, args=(str(db_path), barrier, results))
+        for _ in range(process_count)
+    ]
+    for process in processes:
+        process.start()
+    try:
+        # Each child puts one small int, so joining before reading is safe.
+        for process in processes:
+            process.join(timeout=WAIT_TIMEOUT_SECONDS)
+    finally:
+        for process in processes:
+            if process.is_alive():
+                process.terminate()
+                process.join()
+
+    assert [process.exitcode for process in processes] == [0] * process_count
+    unread = [results.get(timeout=WAIT_TIMEOUT_SECONDS) for _ in processes]
+    assert unread == [1] * process_count
+    assert column_names(db_path)[-2:] == ["read", "deleted"]
+
+
+def query_plan(connection: sqlite3.Connection, query: str, parameters: tuple) -> str:
+    rows = connection.execute(f"EXPLAIN QUERY PLAN {query}", parameters).fetchall()
+    return "\n".join(row[3] for row in rows)
+
+
+@pytest.mark.parametrize(
+    ("query", "parameters", "index"),
+    [
+        (sqlite_store._SELECT_FOR_USER, (2,), "notifications_recipient_seq"),
+        (
+            sqlite_store._SELECT_PAGE_OLDEST_FIRST,
+            (2, 11),
+            "notifications_recipient_seq",
+        ),
+        (
+            sqlite_store._SELECT_PAGE_OLDEST_FIRST_AFTER,
+            (2, 5, 11),
+            "notifications_recipient_seq",
+        ),
+        (
+            sqlite_store._SELECT_PAGE_NEWEST_FIRST,
+            (2, 11),
+            "notifications_recipient_seq",
+        ),
+        (
+            sqlite_store._SELECT_PAGE_NEWEST_FIRST_AFTER,
+            (2, 5, 11),
+            "notifications_recipient_seq",
+        ),
+        (sqlite_store._COUNT_UNREAD, (2,), "notifications_recipient_unread"),
+        (sqlite_store._MARK_ALL_READ, (2,), "notifications_recipient_unread"),
+        (sqlite_store._MARK_ONE_READ, ("a", 2), "sqlite_autoindex_notifications_1"),
+        (sqlite_store._DELETE, ("a", 2), "sqlite_autoindex_notifications_1"),
+    ],
+    ids=[
+        "list_for_user",
+        "page_oldest_first",
+        "page_oldest_first_after",
+        "page_newest_first",
+        "page_newest_first_after",
+        "unread_count",
+        "mark_all_read",
+        "mark_one_read",
+        "delete",
+    ],
+)
+def test_queries_use_index(
+    db_path: Path, query: str, parameters: tuple, index: str
+) -> None:
+    store = SQLiteStore(db_path)
+    store.add_many(
+        [
+            make_notification(f"n{index}", User(index % 50, "user"))
+            for index in range(500)
+        ]
+    )
+    store.close()
+
+    connection = sqlite3.connect(db_path)
+    try:
+        plan = query_plan(connection, query, parameters)
+    finally:
+        connection.close()
+
+    assert f"INDEX {index} " in plan
+    assert "SCAN notifications" not in plan
+    # An ORDER BY that the index does not give would need a sort step.
+    assert "TEMP B-TREE" not in plan
+
+
+def test_last_seq_query_avoids_scan(db_path: Path) -> None:
+    SQLiteStore(db_path).close()
+
+    connection = sqlite3.connect(db_path)
+    try:
+        plan = query_plan(connection, sqlite_store._SELECT_LAST_SEQ, ())
+    finally:
+        connection.close()
+
+    # SQLite shows max() of the rowid read from the end of the b-tree as a
+    # SEARCH with no index or constraint.
+    assert plan == "SEARCH notifications"
 
 
 # open_store URLs.
