@@ -31,6 +31,7 @@ run: $(STAMP)
 	$(BIN)/python -m common.launcher
 
 test: $(STAMP)
+	scripts/install-browser
 	$(BIN)/python -m pytest
 
 test-unit: $(STAMP)

@@ -14,6 +14,7 @@ from common.runtime import EXTENSION_KEY, WorkerRuntime, attach_runtime
 from common.settings import load_settings
 from common.users import load_user_directory
 from consumer import routes, stream
+from consumer.page import page_blueprint
 from consumer.openapi import openapi_routes
 from consumer.service import ConsumerService
 
@@ -31,7 +32,8 @@ def create_app(config: Mapping[str, str] | None = None) -> Flask:
     settings = load_settings({**os.environ, **(config or {})})
     configure_logging(settings.log_level)
 
-    app = Flask(__name__)
+    # The page blueprint serves its own assets; no app-wide /static route.
+    app = Flask(__name__, static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.extensions["notify_settings"] = settings
     app.extensions["notify_users"] = load_user_directory(settings.users_file)
@@ -41,6 +43,7 @@ def create_app(config: Mapping[str, str] | None = None) -> Flask:
     instrument_requests(app, "consumer")
     app.register_blueprint(routes.blueprint)
     app.register_blueprint(stream.blueprint)
+    app.register_blueprint(page_blueprint(settings))
     app.register_blueprint(metrics_blueprint())
     app.register_blueprint(openapi_routes())
     app.register_blueprint(health_blueprint(lambda: _readiness_problem(app)))

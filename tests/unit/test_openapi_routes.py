@@ -100,8 +100,6 @@ def test_producer_routes_match_spec(producer_app):
     assert documented - served == set(), "documented but not served"
 
 
-# TODO: remove the xfail once the consumer's feed routes are all served.
-@pytest.mark.xfail(strict=False, reason="routes in progress")
 def test_consumer_routes_match_spec(consumer_app):
     served = app_operations(consumer_app)
     documented = documented_operations(build_consumer_spec())
