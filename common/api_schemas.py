@@ -57,8 +57,9 @@ class SendErrorSchema(ErrorSchema):
         values=fields.List(fields.String()),
         metadata={
             "description": (
-                "Problems by field name. Present when the body decoded but "
-                "its fields are invalid."
+                "Problems by field or header name. Present when the body "
+                "decoded but its fields or the Idempotency-Key header are "
+                "invalid."
             )
         },
     )
@@ -193,8 +194,10 @@ class SendHeadersSchema(ApiSchema):
         validate=validate.Regexp(IDEMPOTENCY_KEY_PATTERN),
         metadata={
             "description": (
-                "Client-chosen key that makes a retried send safe: a repeated "
-                "key does not publish a second notification."
+                "Client-chosen key that makes a retried send safe. The "
+                "notification id is derived from the sender and this key, so "
+                "every retry returns the same id, and the feed keeps only the "
+                "first notification with it."
             )
         },
     )
@@ -259,7 +262,13 @@ class StreamQuerySchema(ApiSchema):
         },
     )
     token = fields.String(
-        metadata={"description": "Feed token, required when feed tokens are enabled."},
+        metadata={
+            "description": (
+                "Feed token, for clients that cannot send the Authorization "
+                "header, such as EventSource. A bearer token in that header "
+                "takes precedence."
+            )
+        },
     )
 
 

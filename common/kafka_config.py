@@ -36,6 +36,14 @@ def producer_config(settings: Settings) -> dict:
     }
 
 
+def dead_letter_producer_config(settings: Settings) -> dict:
+    """Return the configuration of the consumer's dead-letter ``Producer``."""
+    return {
+        **producer_config(settings),
+        "client.id": "notify-dead-letters",
+    }
+
+
 def consumer_config(settings: Settings) -> dict:
     """Return the configuration of the group ``Consumer``."""
     session_timeout_ms = settings.kafka_session_timeout_ms
@@ -47,6 +55,9 @@ def consumer_config(settings: Settings) -> dict:
         "partition.assignment.strategy": "range",
         "session.timeout.ms": session_timeout_ms,
         "heartbeat.interval.ms": max(session_timeout_ms // 3, 100),
+        # A consumer that does not call poll() for this long leaves the group,
+        # and its partitions go to the other members.
+        "max.poll.interval.ms": settings.max_poll_interval_ms,
         # An idle consumer sees a new record after at most this long.
         "fetch.wait.max.ms": 50,
         "topic.metadata.refresh.interval.ms": 10_000,

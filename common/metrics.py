@@ -64,6 +64,11 @@ RECORDS_SKIPPED = Counter(
     "notify_records_skipped_total",
     "Invalid records the consumer skipped.",
 )
+RECORDS_DEAD_LETTERED = Counter(
+    "notify_records_dead_lettered_total",
+    "Invalid records the consumer published to the dead-letter topic and the "
+    "broker acknowledged.",
+)
 LAST_COMMIT = Gauge(
     "notify_consumer_last_commit_timestamp_seconds",
     "Unix time of the last successful offset commit by any consumer worker.",

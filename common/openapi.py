@@ -96,6 +96,20 @@ def json_response(description: str, schema=ErrorSchema) -> dict:
     return {"description": description, "content": json_content(schema)}
 
 
+def auth_responses(unauthorized: str, forbidden: str) -> dict[str, dict]:
+    """Return the 401 and 403 responses of a route that needs a bearer token."""
+    challenge = {
+        "WWW-Authenticate": {
+            "description": "Always Bearer: the route takes a bearer token.",
+            "schema": {"type": "string"},
+        }
+    }
+    return {
+        "401": {**json_response(unauthorized), "headers": challenge},
+        "403": json_response(forbidden),
+    }
+
+
 def text_response(description: str, media_type: str) -> dict:
     """Return an OpenAPI response object with a text body of ``media_type``."""
     return {

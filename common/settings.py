@@ -9,13 +9,20 @@ of failing later.
 import os
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from common.auth import is_valid_key
 from common.errors import SettingsError
 
 # Kafka's own rule for topic names: at most 249 of these characters.
 _TOPIC_NAME = re.compile(r"[A-Za-z0-9._-]{1,249}")
 _LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
+# The schemes of a PostgreSQL store URL; libpq accepts both.
+POSTGRES_URL_PREFIXES = ("postgresql://", "postgres://")
+# The password of scheme://user:password@host, and of a password= query
+# parameter, which libpq also accepts.
+_URL_PASSWORD = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://[^:@/]*:)[^@/]*@")
+_QUERY_PASSWORD = re.compile(r"([?&]password=)[^&]*")
 
 
 @dataclass(frozen=True)
@@ -25,13 +32,15 @@ class Settings:
     kafka_bootstrap_servers: str
     kafka_port: int
     kafka_session_timeout_ms: int
+    max_poll_interval_ms: int
     producer_port: int
     consumer_port: int
     topic: str
     group_id: str
     topic_partitions: int
     delivery_timeout_ms: int
-    store_url: str
+    # A PostgreSQL URL can contain a password, so repr() leaves it out.
+    store_url: str = field(repr=False)
     users_file: str | None
     log_level: str
     web_concurrency: int
@@ -39,6 +48,10 @@ class Settings:
     cors_origins: tuple[str, ...]
     producer_url: str
     stream_keepalive_seconds: int
+    # Credentials stay out of repr(), so that logging the settings cannot
+    # leak them.
+    api_keys: tuple[str, ...] = field(repr=False)
+    feed_secret: str | None = field(repr=False)
 
     @property
     def delivery_timeout(self) -> float:
@@ -50,15 +63,17 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Build ``Settings`` from ``environ`` (default ``os.environ``)."""
     env = _Environment(os.environ if environ is None else environ)
     kafka_port = env.integer("KAFKA_PORT", 9092, minimum=1, maximum=65535)
+    session_timeout_ms = env.integer(
+        "KAFKA_SESSION_TIMEOUT_MS", 6000, minimum=1000, maximum=3_600_000
+    )
 
     return Settings(
         kafka_bootstrap_servers=env.text(
             "KAFKA_BOOTSTRAP_SERVERS", f"localhost:{kafka_port}"
         ),
         kafka_port=kafka_port,
-        kafka_session_timeout_ms=env.integer(
-            "KAFKA_SESSION_TIMEOUT_MS", 6000, minimum=1000, maximum=3_600_000
-        ),
+        kafka_session_timeout_ms=session_timeout_ms,
+        max_poll_interval_ms=_max_poll_interval_ms(env, session_timeout_ms),
         producer_port=env.integer("PRODUCER_PORT", 8080, minimum=1, maximum=65535),
         consumer_port=env.integer("CONSUMER_PORT", 8081, minimum=1, maximum=65535),
         topic=env.text("NOTIFY_TOPIC", "notifications", check=_check_topic),
@@ -85,7 +100,27 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         stream_keepalive_seconds=env.integer(
             "NOTIFY_STREAM_KEEPALIVE_SECONDS", 15, minimum=1, maximum=3600
         ),
+        api_keys=_api_keys(env.optional("NOTIFY_API_KEYS")),
+        # As with every variable, surrounding whitespace is dropped, and a
+        # blank value leaves feed tokens off.
+        feed_secret=env.optional("NOTIFY_FEED_SECRET"),
     )
+
+
+def _max_poll_interval_ms(env: "_Environment", session_timeout_ms: int) -> int:
+    # librdkafka refuses to create a consumer whose max.poll.interval.ms is
+    # below session.timeout.ms, so the default rises with the session timeout.
+    name = "NOTIFY_MAX_POLL_INTERVAL_MS"
+    value = env.integer(
+        name, max(300_000, session_timeout_ms), minimum=1000, maximum=86_400_000
+    )
+    if value < session_timeout_ms:
+        raise SettingsError(
+            name,
+            f"invalid value {value}: expected at least KAFKA_SESSION_TIMEOUT_MS "
+            f"({session_timeout_ms})",
+        )
+    return value
 
 
 class _Environment:
@@ -107,7 +142,8 @@ class _Environment:
         value = self.optional(name) or default
         problem = check(value) if check else None
         if problem:
-            raise SettingsError(name, f"invalid value {value!r}: {problem}")
+            shown = mask_url_password(value)
+            raise SettingsError(name, f"invalid value {shown!r}: {problem}")
 
         return value
 
@@ -140,7 +176,22 @@ def _check_store(value: str) -> str | None:
     if value == "memory://" or value.startswith("sqlite:///"):
         if value != "sqlite:///":
             return None
-    return "expected memory:// or sqlite:///PATH (relative) or sqlite:////PATH"
+    for prefix in POSTGRES_URL_PREFIXES:
+        if value.startswith(prefix) and value != prefix:
+            return None
+    return (
+        "expected memory://, sqlite:///PATH (relative), sqlite:////PATH or "
+        "postgresql://USER:PASSWORD@HOST:PORT/DATABASE"
+    )
+
+
+def mask_url_password(url: str) -> str:
+    """Return ``url`` with the password in its user information or query as ***.
+
+    Values without a password, or that are not URLs, come back unchanged.
+    """
+    masked = _URL_PASSWORD.sub(r"\1***@", url)
+    return _QUERY_PASSWORD.sub(r"\1***", masked)
 
 
 def _check_log_level(value: str) -> str | None:
@@ -165,3 +216,22 @@ def _check_http_url(value: str) -> str | None:
     if re.fullmatch(r"https?://[^/\s]+(/\S*)?", value):
         return None
     return "expected an http:// or https:// URL"
+
+
+def _api_keys(value: str | None) -> tuple[str, ...]:
+    """Split ``NOTIFY_API_KEYS`` into its keys, ignoring blank entries.
+
+    Error messages give an entry's position, never its value.
+    """
+    if value is None:
+        return ()
+    entries = [entry.strip() for entry in value.split(",")]
+    keys = tuple(entry for entry in entries if entry)
+    for position, key in enumerate(keys, start=1):
+        if not is_valid_key(key):
+            raise SettingsError(
+                "NOTIFY_API_KEYS",
+                f"key {position} is invalid: each key is 1 to 255 visible "
+                "ASCII characters, without spaces or commas",
+            )
+    return keys

@@ -5,6 +5,7 @@ from collections.abc import Mapping
 
 from flask import Flask
 
+from common.auth import feed_token_guard, install_auth
 from common.cors import enable_cors
 from common.health import health_blueprint
 from common.http_errors import register_error_handlers
@@ -14,8 +15,8 @@ from common.runtime import EXTENSION_KEY, WorkerRuntime, attach_runtime
 from common.settings import load_settings
 from common.users import load_user_directory
 from consumer import routes, stream
-from consumer.page import page_blueprint
 from consumer.openapi import openapi_routes
+from consumer.page import page_blueprint
 from consumer.service import ConsumerService
 
 # Bodies of the feed routes are small JSON objects.
@@ -41,6 +42,16 @@ def create_app(config: Mapping[str, str] | None = None) -> Flask:
     register_error_handlers(app)
     enable_cors(app, settings)
     instrument_requests(app, "consumer")
+    if settings.feed_secret:
+        install_auth(
+            app,
+            {
+                routes.blueprint.name: feed_token_guard(settings.feed_secret),
+                stream.blueprint.name: feed_token_guard(
+                    settings.feed_secret, allow_query=True
+                ),
+            },
+        )
     app.register_blueprint(routes.blueprint)
     app.register_blueprint(stream.blueprint)
     app.register_blueprint(page_blueprint(settings))

@@ -14,6 +14,7 @@ from common.api_schemas import (
     UserPathSchema,
 )
 from common.openapi import (
+    auth_responses,
     build_spec,
     common_operations,
     json_content,
@@ -23,14 +24,18 @@ from common.openapi import (
     text_response,
 )
 
-# NOTE: the feed routes are assumed to take the token as a bearer token in
-# the Authorization header. The stream also takes it as the token query
-# parameter, because a browser's EventSource cannot set request headers.
+# The feed routes take the token as a bearer token in the Authorization
+# header. The stream also takes it as the token query parameter, because a
+# browser's EventSource cannot set request headers.
 SECURITY_SCHEMES = {
     "feedToken": {
         "type": "http",
         "scheme": "bearer",
-        "description": "Feed token, required when feed tokens are enabled.",
+        "description": (
+            "Feed token of the user in the path, required when "
+            "NOTIFY_FEED_SECRET is set: the lowercase hex HMAC-SHA256 of the "
+            "user id in canonical decimal form, keyed with the secret."
+        ),
     }
 }
 # The empty requirement makes the token optional while feed tokens are off.
@@ -48,11 +53,11 @@ def _feed_errors() -> dict[str, dict]:
     """Return the error responses every per-user route shares."""
     return {
         "400": json_response("The user id or another parameter is invalid."),
-        "401": json_response(
-            "Feed tokens are enabled and the token is missing or invalid."
-        ),
-        "403": json_response(
-            "The token does not grant access to this user's notifications."
+        **auth_responses(
+            "Feed tokens are enabled, and the request has no token or a "
+            "malformed one. Checked before anything else.",
+            "The token is not this user's token. A path whose user id is "
+            "invalid matches no token, so it also gets 403.",
         ),
         "404": json_response('The user does not exist: "User not found".'),
         "503": json_response("The notification store is unavailable; retry."),

@@ -8,6 +8,9 @@ from common.models import Notification
 from common.schemas import NotificationRecordSchema, describe_errors
 
 _schema = NotificationRecordSchema()
+# Longer keys are cut in error messages, which end up in logs and in the
+# x-error header of dead-letter records.
+_MAX_KEY_SHOWN = 64
 
 
 class InvalidRecordError(ValueError):
@@ -42,7 +45,15 @@ def decode_record(key: bytes | None, value: bytes | None) -> Notification:
         recipient = notification.recipient.id
         if key is None:
             raise InvalidRecordError(f"record has no key; expected {recipient}")
-        shown = key.decode("utf-8", "replace")
-        raise InvalidRecordError(f"key {shown!r} is not the recipient id {recipient}")
+        raise InvalidRecordError(
+            f"key {_shorten(key)} is not the recipient id {recipient}"
+        )
 
     return notification
+
+
+def _shorten(key: bytes) -> str:
+    text = repr(key[:_MAX_KEY_SHOWN].decode("utf-8", "replace"))
+    if len(key) > _MAX_KEY_SHOWN:
+        return f"{text}... ({len(key)} bytes)"
+    return text

@@ -13,8 +13,9 @@ log = logging.getLogger(__name__)
 class ConsumerService:
     """Own the store and the consumer thread of one worker process.
 
-    Both are created in the process that uses them: a SQLite connection,
-    like a Kafka client, must not cross ``fork()``.
+    Both are created in the process that uses them: a SQLite connection or
+    a PostgreSQL connection pool, like a Kafka client, must not cross
+    ``fork()``.
     """
 
     def __init__(self, settings: Settings) -> None:

@@ -1,13 +1,23 @@
 """Notice new notifications stored by any worker process.
 
 Each consumer worker writes to the shared store; a stream served by one
-worker must learn of notifications that another worker stored. The watcher
-polls the store's highest sequence number, a single indexed read, and wakes
-every waiting stream when it grows.
+worker must learn of notifications that another worker, or another host,
+stored. How the watcher learns of them depends on the store:
+
+- A store with a ``watch_changes`` method (``ChangeFeed``) pushes each new
+  highest sequence number. The PostgreSQL store does this with
+  ``LISTEN``/``NOTIFY``, so instances on other hosts are heard at once and
+  the table is not polled.
+- Any other store is polled: the watcher reads its highest sequence number,
+  a single indexed read, every ``POLL_INTERVAL`` seconds.
+
+Either way the watcher wakes every waiting stream when the number grows.
 """
 
 import logging
 import threading
+from collections.abc import Callable
+from typing import Protocol, runtime_checkable
 
 from common.errors import StoreError
 from consumer.store import NotificationStore
@@ -15,6 +25,21 @@ from consumer.store import NotificationStore
 log = logging.getLogger(__name__)
 
 POLL_INTERVAL = 0.1
+
+
+@runtime_checkable
+class ChangeFeed(Protocol):
+    """A store that reports new rows itself instead of being polled."""
+
+    def watch_changes(
+        self, on_change: Callable[[int], None], stop: threading.Event
+    ) -> None:
+        """Call ``on_change(seq)`` when rows are added, until ``stop`` is set.
+
+        ``seq`` is the store's highest sequence number at that moment. The
+        method blocks, handles connection failures itself, and returns only
+        once ``stop`` is set or the store is closed.
+        """
 
 
 class ChangeWatcher:
@@ -39,7 +64,11 @@ class ChangeWatcher:
         self._thread.start()
 
     def stop(self) -> None:
-        """Stop polling and release every waiting stream."""
+        """Stop watching and release every waiting stream.
+
+        It does not wait for the watcher's thread, so it is safe to call
+        from a signal handler.
+        """
         self._stopping.set()
         with self._condition:
             self._condition.notify_all()
@@ -56,6 +85,25 @@ class ChangeWatcher:
             ) and not self.stopping
 
     def _run(self) -> None:
+        if isinstance(self._store, ChangeFeed):
+            try:
+                self._store.watch_changes(self._advance, self._stopping)
+                return
+            except Exception:
+                # Streams would otherwise hear of new rows only at their
+                # keep-alive timeout.
+                log.exception("The store's change feed failed; polling instead")
+        self._poll()
+
+    def _advance(self, seq: int) -> None:
+        """Raise ``last_seq`` to ``seq`` and wake the streams, if it is higher."""
+        if seq <= self.last_seq:
+            return
+        with self._condition:
+            self.last_seq = max(self.last_seq, seq)
+            self._condition.notify_all()
+
+    def _poll(self) -> None:
         failing = False
         while not self._stopping.wait(self._interval):
             try:

@@ -1,4 +1,8 @@
-"""The consumer thread: topic → store, committing only what is stored."""
+"""The consumer thread: topic → store, committing only what is stored.
+
+Invalid records go to the dead-letter topic instead of the store, and their
+offsets are committed only once the broker has acknowledged that copy.
+"""
 
 import logging
 import threading
@@ -19,11 +23,14 @@ from common.metrics import (
     LAST_COMMIT,
     NOTIFICATIONS_STORED,
     RECORDS_CONSUMED,
+    RECORDS_DEAD_LETTERED,
     RECORDS_SKIPPED,
     SECONDS_SINCE_COMMIT,
 )
+from common.models import Notification
 from common.settings import Settings
 from common.topics import TopicWaiter
+from consumer.dead_letters import DeadLetter, DeadLetterPublisher
 from consumer.records import InvalidRecordError, decode_record
 from consumer.store import NotificationStore
 
@@ -31,23 +38,32 @@ log = logging.getLogger(__name__)
 
 BATCH_SIZE = 500
 _POLL_TIMEOUT = 0.5
-_STORE_RETRY_MAX = 5.0
+_RETRY_FIRST = 0.1
+_RETRY_MAX = 5.0
 _JOIN_TIMEOUT = 20.0
 
 
 class ConsumerWorker:
     """Poll the topic in a group and write each batch to the store.
 
-    Offsets are committed only after the batch they cover is stored, so a
-    crash at any point loses nothing; records stored but not committed are
-    delivered again and the store ignores them by id.
+    Offsets are committed only after the batch they cover is stored and its
+    invalid records are on the dead-letter topic, so a crash at any point
+    loses nothing. Records handled but not committed are delivered again: the
+    store ignores them by id, but an invalid one is dead-lettered again.
     """
 
     def __init__(self, settings: Settings, store: NotificationStore) -> None:
         self._settings = settings
         self._store = store
+        self._dead_letters = DeadLetterPublisher(settings)
         self._topic_waiter = TopicWaiter(
             admin_config(settings), settings.topic, settings.topic_partitions
+        )
+        # The dead-letter topic gets the partition count of the main topic.
+        self._dead_letter_waiter = TopicWaiter(
+            admin_config(settings),
+            self._dead_letters.topic,
+            settings.topic_partitions,
         )
         self._stopping = threading.Event()
         self._assigned = threading.Event()
@@ -57,26 +73,35 @@ class ConsumerWorker:
         # Next offset to commit per (topic, partition), for stored records
         # whose commit has not succeeded yet.
         self._uncommitted: dict[tuple[str, int], int] = {}
-        self._store_problem = ""
+        # Why the batch in hand cannot be finished, while a retry loop runs.
+        self._retry_problem = ""
+        # Why this member is out of the group, after the broker dropped it.
+        self._left_group_reason = ""
         self._last_error = ""
         # Monotonic time of the last commit, or of the assignment before the
         # first one; None while this worker has no partitions.
         self._commit_clock: float | None = None
         self.stored = 0
-        self.skipped = 0
+        self.dead_lettered = 0
 
     @property
     def processed(self) -> int:
-        """Records handled so far: stored ones and skipped invalid ones."""
-        return self.stored + self.skipped
+        """Records handled so far: stored ones and dead-lettered invalid ones."""
+        return self.stored + self.dead_lettered
 
     def start(self) -> None:
         self._topic_waiter.start()
+        self._dead_letter_waiter.start()
         self._thread.start()
 
     def stop(self) -> None:
-        """Finish the batch in hand, commit, leave the group and join."""
+        """Finish the batch in hand, commit, leave the group and join.
+
+        A batch whose store write or dead-letter publish is failing is given
+        up instead, and its offsets are not committed.
+        """
         self._topic_waiter.stop()
+        self._dead_letter_waiter.stop()
         self._stopping.set()
         if self._thread.is_alive():
             self._thread.join(_JOIN_TIMEOUT)
@@ -87,19 +112,27 @@ class ConsumerWorker:
         """Return why the consumer is not ready, or None when it is."""
         if not self._thread.is_alive():
             return "consumer thread is not running"
-        if not self._topic_waiter.ready:
-            return self._topic_waiter.problem
+        for waiter in (self._topic_waiter, self._dead_letter_waiter):
+            if not waiter.ready:
+                return waiter.problem
+        if self._retry_problem:
+            return self._retry_problem
         if not self._assigned.is_set():
+            if self._left_group_reason:
+                return (
+                    f"rejoining consumer group {self._settings.group_id} after "
+                    f"leaving it: {self._left_group_reason}"
+                )
             return f"not yet joined consumer group {self._settings.group_id}"
-        if self._store_problem:
-            return f"store write failing: {self._store_problem}"
         return None
 
     def _run(self) -> None:
-        while not self._topic_waiter.wait(_POLL_TIMEOUT):
-            if self._stopping.is_set():
-                return
+        for waiter in (self._topic_waiter, self._dead_letter_waiter):
+            while not waiter.wait(_POLL_TIMEOUT):
+                if self._stopping.is_set():
+                    return
 
+        self._dead_letters.open()
         consumer = Consumer(
             {
                 **consumer_config(self._settings),
@@ -121,9 +154,10 @@ class ConsumerWorker:
         finally:
             self._commit(consumer)
             consumer.close()
+            self._dead_letters.close()
             log.info(
-                "Consumer closed after %d records (%d stored, %d skipped)",
-                self.processed, self.stored, self.skipped,
+                "Consumer closed after %d records (%d stored, %d dead-lettered)",
+                self.processed, self.stored, self.dead_lettered,
             )
 
     def _consume(self, consumer: Consumer) -> None:
@@ -140,10 +174,15 @@ class ConsumerWorker:
             self._commit(consumer)
 
     def _handle_batch(self, batch: Iterable[Message]) -> bool:
-        """Store a batch; return False if stopping interrupted a failing write."""
-        notifications = []
+        """Dead-letter the invalid records, store the valid ones, note offsets.
+
+        Returns False if stopping interrupted a retry loop, and the batch's
+        offsets are then not committed.
+        """
+        notifications: list[Notification] = []
+        letters: list[DeadLetter] = []
         offsets: dict[tuple[str, int], int] = {}
-        consumed = skipped = 0
+        consumed = 0
         for message in batch:
             if message.error() is not None:
                 self._on_message_error(message.error())
@@ -155,45 +194,80 @@ class ConsumerWorker:
             try:
                 notifications.append(decode_record(message.key(), message.value()))
             except InvalidRecordError as exc:
-                skipped += 1
+                letters.append(DeadLetter.from_message(message, str(exc)))
                 log.warning(
-                    "Skipping invalid record at %s[%d] offset %d: %s",
-                    where[0], where[1], message.offset(), exc,
+                    "Skipping invalid record at %s[%d] offset %d, publishing it "
+                    "to %s: %s",
+                    where[0], where[1], message.offset(), self._dead_letters.topic,
+                    exc,
                 )
-
         RECORDS_CONSUMED.inc(consumed)
-        RECORDS_SKIPPED.inc(skipped)
+
+        # These retry loops do not call poll(). When they last longer than
+        # max.poll.interval.ms, librdkafka leaves the group. The commit after
+        # this batch then fails, and the next poll() reports the partitions
+        # lost and rejoins, so the batch is read again.
+        if not self._dead_letter_with_retry(letters):
+            return False
+        RECORDS_DEAD_LETTERED.inc(len(letters))
+        RECORDS_SKIPPED.inc(len(letters))
+        self.dead_lettered += len(letters)
+
         new = self._store_with_retry(notifications)
         if new is None:
             return False
         NOTIFICATIONS_STORED.inc(new)
         self.stored += len(notifications)
-        self.skipped += skipped
-        self._uncommitted.update(offsets)
 
+        self._uncommitted.update(offsets)
         return True
 
-    def _store_with_retry(self, notifications: list) -> int | None:
+    def _dead_letter_with_retry(self, letters: list[DeadLetter]) -> bool:
+        """Publish until the broker acknowledges all; return False if stopping."""
+        pending = letters
+        delay = _RETRY_FIRST
+        while pending:
+            failures = self._dead_letters.publish(pending)
+            if not failures:
+                break
+
+            pending = [failure.letter for failure in failures]
+            first = failures[0]
+            self._retry_problem = (
+                f"publishing to dead-letter topic {self._dead_letters.topic} "
+                f"failing: {first.error}"
+            )
+            log.error(
+                "Publishing %d invalid records to %s failed, retrying in %.1f s. "
+                "First failure, for the record at %s: %s",
+                len(pending), self._dead_letters.topic, delay, first.letter.source,
+                first.error,
+            )
+            if self._stopping.wait(delay):
+                return False
+            delay = min(delay * 2, _RETRY_MAX)
+
+        self._retry_problem = ""
+        return True
+
+    def _store_with_retry(self, notifications: list[Notification]) -> int | None:
         """Write until it succeeds; return the new count, None if stopping."""
-        delay = 0.1
+        delay = _RETRY_FIRST
         while True:
             try:
                 new = self._store.add_many(notifications)
             except StoreError as exc:
-                self._store_problem = str(exc)
+                self._retry_problem = f"store write failing: {exc}"
                 log.error(
                     "Storing %d notifications failed, retrying in %.1f s: %s",
                     len(notifications), delay, exc,
                 )
-                # NOTE: a write that keeps failing for longer than
-                # max.poll.interval.ms makes the broker drop this member
-                # until the retry loop also serves poll().
                 if self._stopping.wait(delay):
                     return None
-                delay = min(delay * 2, _STORE_RETRY_MAX)
+                delay = min(delay * 2, _RETRY_MAX)
                 continue
 
-            self._store_problem = ""
+            self._retry_problem = ""
             return new
 
     def _commit(self, consumer: Consumer, only: Iterable | None = None) -> None:
@@ -209,9 +283,13 @@ class ConsumerWorker:
         try:
             consumer.commit(offsets=offsets, asynchronous=False)
         except KafkaException as exc:
-            # The records are stored; if this commit is lost they are read
-            # again and the store ignores them by id.
-            log.warning("Commit of %s failed: %s", _describe(offsets), exc)
+            # The records are handled. If this commit is lost, they are read
+            # again: the store ignores them by id, and invalid ones are
+            # dead-lettered again.
+            log.warning(
+                "Commit of %s failed, so its records may be read again: %s",
+                _describe(offsets), exc,
+            )
             return
         for offset in offsets:
             self._uncommitted.pop((offset.topic, offset.partition), None)
@@ -231,21 +309,43 @@ class ConsumerWorker:
             self._settings.group_id, _describe(partitions) or "none",
         )
         self._commit_clock = time.monotonic() if partitions else None
+        self._left_group_reason = ""
         self._assigned.set()
 
     def _on_revoke(self, consumer: Consumer, partitions: list) -> None:
         log.info("Partitions revoked: %s", _describe(partitions) or "none")
-        self._commit(consumer, [(p.topic, p.partition) for p in partitions])
+        keys = [(p.topic, p.partition) for p in partitions]
+        self._commit(consumer, keys)
+        # An offset whose commit failed here must not be committed later,
+        # when another member may own the partition. The records are stored,
+        # and the next owner reads them again.
+        for key in keys:
+            self._uncommitted.pop(key, None)
 
     def _on_lost(self, consumer: Consumer, partitions: list) -> None:
         log.warning("Partitions lost: %s", _describe(partitions))
         for partition in partitions:
             self._uncommitted.pop((partition.topic, partition.partition), None)
+        # After max.poll.interval.ms, the _MAX_POLL_EXCEEDED error gives a
+        # more precise reason, and it comes before or after this callback.
+        self._leave(self._left_group_reason or "partitions lost")
 
     def _on_message_error(self, error: KafkaError) -> None:
         if error.fatal():
             raise KafkaException(error)
+        if error.code() == KafkaError._MAX_POLL_EXCEEDED:
+            # librdkafka has already left the group; the next poll() rejoins.
+            log.warning(
+                "Left consumer group %s: %s", self._settings.group_id, error.str()
+            )
+            self._leave(error.str())
+            return
         log.warning("Consumer error: %s", error)
+
+    def _leave(self, reason: str) -> None:
+        """Report not ready until the next assignment."""
+        self._left_group_reason = reason
+        self._assigned.clear()
 
     def _on_error(self, error: KafkaError) -> None:
         message = str(error)

@@ -44,6 +44,8 @@ graceful_timeout = 30
 
 accesslog = "-"
 errorlog = "-"
+# Hides the token query parameter of the feed's event stream.
+logger_class = "common.access_log.RedactingLogger"
 loglevel = _settings.log_level.lower()
 
 # Every gunicorn 27 master would otherwise use the same control socket path.

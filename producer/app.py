@@ -5,6 +5,7 @@ from collections.abc import Mapping
 
 from flask import Flask
 
+from common.auth import api_key_guard, install_auth
 from common.cors import enable_cors
 from common.health import health_blueprint
 from common.http_errors import register_error_handlers
@@ -38,6 +39,8 @@ def create_app(config: Mapping[str, str] | None = None) -> Flask:
     register_error_handlers(app)
     enable_cors(app, settings)
     instrument_requests(app, "producer")
+    if settings.api_keys:
+        install_auth(app, {routes.blueprint.name: api_key_guard(settings.api_keys)})
     app.register_blueprint(routes.blueprint)
     app.register_blueprint(metrics_blueprint())
     app.register_blueprint(openapi_routes())

@@ -4,6 +4,7 @@ from flask import Blueprint
 
 from common.api_schemas import SendErrorSchema, SendHeadersSchema, SendResponseSchema
 from common.openapi import (
+    auth_responses,
     build_spec,
     common_operations,
     json_response,
@@ -45,11 +46,15 @@ def send_operation() -> dict:
         "responses": {
             "200": json_response("The broker acknowledged it.", SendResponseSchema),
             "400": json_response(
-                "The body cannot be decoded, or a field is invalid.",
+                "The body cannot be decoded, or a field or the Idempotency-Key "
+                "header is invalid.",
                 SendErrorSchema,
             ),
-            "401": json_response("The API key is missing or invalid."),
-            "403": json_response("The API key does not permit this request."),
+            **auth_responses(
+                "API keys are enabled, and the request has no bearer token or "
+                "a malformed one. Checked before anything else.",
+                "The bearer token is not one of the API keys.",
+            ),
             "404": json_response("The sender or recipient does not exist."),
             "413": json_response(f"The body is over {MAX_BODY_BYTES} bytes."),
             "415": json_response("The content type is not form, multipart or JSON."),

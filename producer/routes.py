@@ -1,7 +1,6 @@
 """The ``POST /send`` route."""
 
 import logging
-import uuid
 from datetime import UTC, datetime
 
 from flask import Blueprint, current_app, jsonify, request
@@ -11,6 +10,7 @@ from common.errors import DeliveryError
 from common.http_errors import error_response
 from common.models import Notification
 from common.schemas import SendRequestSchema, describe_errors
+from producer import idempotency
 from producer.request_body import BodyError, read_send_body
 
 log = logging.getLogger(__name__)
@@ -27,12 +27,20 @@ def send():
     except BodyError as exc:
         return error_response(exc.status, exc.message)
 
+    # The idempotency key is checked with the fields, so that one 400 names
+    # every invalid field and header.
+    key = request.headers.get(idempotency.HEADER)
+    errors = {}
     try:
         data = _schema.load(fields)
     except ValidationError as exc:
+        errors = exc.messages
+    key_problem = idempotency.key_problem(key)
+    if key_problem:
+        errors = {**errors, idempotency.HEADER: [key_problem]}
+    if errors:
         return error_response(
-            400, f"Invalid request: {describe_errors(exc.messages)}",
-            errors=exc.messages,
+            400, f"Invalid request: {describe_errors(errors)}", errors=errors
         )
 
     users = current_app.extensions["notify_users"]
@@ -42,7 +50,7 @@ def send():
         return error_response(404, "User not found")
 
     notification = Notification(
-        id=str(uuid.uuid4()),
+        id=idempotency.notification_id(sender.id, key),
         sender=sender,
         recipient=recipient,
         message=data["message"],

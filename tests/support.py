@@ -45,10 +45,10 @@ def wait_until(
 
 
 def get_status(url: str) -> int | None:
-    """Return the status of GET ``url``, or None when nothing answers."""
+    """Return the status of GET ``url``, or None when nothing answers in time."""
     try:
         return requests.get(url, timeout=2).status_code
-    except requests.ConnectionError:
+    except (requests.ConnectionError, requests.Timeout):
         return None
 
 

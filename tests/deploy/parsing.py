@@ -20,8 +20,9 @@ SETTINGS_MODULE = REPO_ROOT / "common" / "settings.py"
 # common/settings.py, where every environment variable is read.
 _SETTINGS_READ = re.compile(r"\benv\.(?:integer|text|optional)\(\s*\"([A-Z0-9_]+)\"")
 # ${NAME:-default} uses the default when NAME is unset or empty, ${NAME-default}
-# only when it is unset.
-_INTERPOLATION = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(:?-)([^}]*)\}")
+# only when it is unset. ${NAME:?message} and ${NAME?message} make Compose
+# stop with the message instead.
+_INTERPOLATION = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(:?[-?])([^}]*)\}")
 _HTTP_URL = re.compile(r"http://([^/:'\"\s]+):(\d+)(/[^'\"\s]*)")
 
 
@@ -172,10 +173,17 @@ def environment(service: dict) -> dict[str, str]:
 def interpolate(value: str) -> str:
     """Replace each ``${NAME:-default}`` in ``value`` with its default.
 
-    Raises ``ValueError`` for a ``$`` reference without a default, since the
-    file would then depend on the operator's shell.
+    A required ``${NAME:?message}`` becomes ``required_value(NAME)``, the
+    stand-in for what the operator must set. Raises ``ValueError`` for a
+    ``$`` reference that is neither, since the file would then depend on the
+    operator's shell without saying so.
     """
-    resolved = _INTERPOLATION.sub(lambda match: match.group(3), value)
+
+    def resolve(match: re.Match) -> str:
+        name, operator, word = match.groups()
+        return required_value(name) if operator.endswith("?") else word
+
+    resolved = _INTERPOLATION.sub(resolve, value)
     if "$" in resolved.replace("$$", ""):
         raise ValueError(f"{value!r} has a variable reference without a default")
 
@@ -184,7 +192,28 @@ def interpolate(value: str) -> str:
 
 def interpolated_defaults(value: str) -> dict[str, str]:
     """Return {NAME: default} for each ``${NAME:-default}`` in ``value``."""
-    return {name: default for name, _, default in _INTERPOLATION.findall(value)}
+    return {
+        name: default
+        for name, operator, default in _INTERPOLATION.findall(value)
+        if operator.endswith("-")
+    }
+
+
+def required_variables(value: str) -> set[str]:
+    """Return the NAME of each ``${NAME:?message}`` in ``value``."""
+    return {
+        name
+        for name, operator, _ in _INTERPOLATION.findall(value)
+        if operator.endswith("?")
+    }
+
+
+def required_value(name: str) -> str:
+    """Return the value that ``interpolate`` puts in place of a required variable.
+
+    It is URL-safe, because compose.yaml puts the required values into URLs.
+    """
+    return f"required-{name.lower().replace('_', '-')}"
 
 
 @dataclass(frozen=True)

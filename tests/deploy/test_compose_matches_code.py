@@ -1,6 +1,7 @@
 """Cross-check compose.yaml against the settings, the image and itself."""
 
-from pathlib import PurePosixPath
+import re
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -15,12 +16,18 @@ from tests.deploy.parsing import (
     interpolated_defaults,
     listeners,
     mounts,
+    option_value,
     published_ports,
     publishes,
+    required_variables,
     settings_variables,
 )
 
 KAFKA_SERVICE = "kafka"
+POSTGRES_SERVICE = "postgres"
+# The VOLUME that the postgres image declares from major version 18 on. Its
+# data directory, PGDATA, is a directory per major version below it.
+POSTGRES_DATA_DIR = "/var/lib/postgresql"
 # Compose defaults that differ from the code's defaults on purpose:
 # compose.yaml gives each one's reason next to it.
 DELIBERATE_DEFAULTS = {"KAFKA_SESSION_TIMEOUT_MS"}
@@ -195,15 +202,65 @@ def test_kafka_log_dir_is_on_a_volume(compose):
     assert log_dir in {mount.target for mount in mounts(service) if mount.named}
 
 
-def test_consumer_store_is_on_a_volume(compose):
-    service = compose["services"]["consumer"]
-    store = interpolate(environment(service)["NOTIFY_STORE"])
-    path = PurePosixPath(store.removeprefix("sqlite:///"))
+def test_consumer_store_is_postgres_service(compose):
+    consumer = environment(compose["services"]["consumer"])
+    postgres = environment(compose["services"][POSTGRES_SERVICE])
+    store = urlsplit(interpolate(consumer["NOTIFY_STORE"]))
 
-    assert store.startswith("sqlite:////"), "the store path must be absolute"
-    assert str(path.parent) in {
+    assert store.scheme == "postgresql"
+    assert store.hostname == POSTGRES_SERVICE
+    assert store.port == 5432
+    assert store.username == postgres["POSTGRES_USER"]
+    assert store.path == f"/{postgres['POSTGRES_DB']}"
+    assert store.password == interpolate(postgres["POSTGRES_PASSWORD"])
+    # Both read the same variable, so the two cannot drift apart.
+    assert required_variables(consumer["NOTIFY_STORE"]) == {"POSTGRES_PASSWORD"}
+
+
+def test_consumer_waits_for_healthy_postgres(compose):
+    depends_on = compose["services"]["consumer"]["depends_on"]
+
+    assert depends_on[POSTGRES_SERVICE] == {"condition": "service_healthy"}
+
+
+def test_postgres_image_pins_major_version(compose):
+    name, _, tag = compose["services"][POSTGRES_SERVICE]["image"].partition(":")
+    match = re.fullmatch(r"([0-9]+)(\.[0-9]+)?(-[a-z0-9]+)?", tag)
+
+    assert name == "postgres"
+    assert match, f"postgres:{tag} does not pin a major version"
+    # POSTGRES_DATA_DIR is the image's volume from 18 on.
+    assert int(match.group(1)) >= 18
+
+
+def test_postgres_data_is_on_a_volume(compose):
+    service = compose["services"][POSTGRES_SERVICE]
+
+    assert POSTGRES_DATA_DIR in {
         mount.target for mount in mounts(service) if mount.named
-    }, f"{path.parent} is not a named volume, so the store would not persist"
+    }, f"{POSTGRES_DATA_DIR} is not a named volume, so the store would not persist"
+
+
+def test_postgres_password_has_no_default(compose):
+    password = environment(compose["services"][POSTGRES_SERVICE])["POSTGRES_PASSWORD"]
+
+    assert required_variables(password) == {"POSTGRES_PASSWORD"}
+    assert interpolated_defaults(password) == {}
+
+
+def test_postgres_healthcheck_checks_its_database(compose):
+    service = compose["services"][POSTGRES_SERVICE]
+    postgres = environment(service)
+    test = service["healthcheck"]["test"]
+
+    assert test[:2] == ["CMD", "pg_isready"]
+    assert option_value(test, "--username") == postgres["POSTGRES_USER"]
+    assert option_value(test, "--dbname") == postgres["POSTGRES_DB"]
+
+
+def test_postgres_publishes_no_port(compose):
+    # Only the consumers connect, over the Compose network.
+    assert published_ports(compose["services"][POSTGRES_SERVICE]) == []
 
 
 def test_named_volumes_are_declared(compose):

@@ -88,7 +88,7 @@ def test_feed_wrong_method_is_json_405(urls):
     assert "not allowed" in response.json()["message"]
 
 
-@pytest.mark.parametrize("path", ["/", "/notifications", "/notifications/1/x"])
+@pytest.mark.parametrize("path", ["/nowhere", "/notifications", "/notifications/1/x"])
 def test_consumer_unknown_path_is_json_404(urls, path):
     _, consumer_url = urls
     response = get(consumer_url, path)

@@ -3,7 +3,7 @@
 import pytest
 
 from common.errors import SettingsError
-from common.settings import load_settings
+from common.settings import load_settings, mask_url_password
 
 # Every variable of the README's configuration table: (variable, attribute, default).
 DEFAULTS = [
@@ -43,6 +43,13 @@ VALID = [
     ("NOTIFY_DELIVERY_TIMEOUT_MS", "100", "delivery_timeout_ms", 100),
     ("NOTIFY_STORE", "memory://", "store_url", "memory://"),
     ("NOTIFY_STORE", "sqlite:////tmp/n.db", "store_url", "sqlite:////tmp/n.db"),
+    ("NOTIFY_STORE", "postgres://db/notify", "store_url", "postgres://db/notify"),
+    (
+        "NOTIFY_STORE",
+        "postgresql://notify:pw@db:5432/notify",
+        "store_url",
+        "postgresql://notify:pw@db:5432/notify",
+    ),
     ("NOTIFY_USERS_FILE", "/etc/users.json", "users_file", "/etc/users.json"),
     ("LOG_LEVEL", "debug", "log_level", "DEBUG"),
     ("LOG_LEVEL", "Warning", "log_level", "WARNING"),
@@ -87,7 +94,9 @@ BAD_TEXT = [
     ("NOTIFY_TOPIC", "notificações"),
     ("NOTIFY_STORE", "sqlite:///"),
     ("NOTIFY_STORE", "sqlite://relative.db"),
-    ("NOTIFY_STORE", "postgres://db/notify"),
+    ("NOTIFY_STORE", "postgresql://"),
+    ("NOTIFY_STORE", "postgres://"),
+    ("NOTIFY_STORE", "postgresql:/db/notify"),
     ("NOTIFY_STORE", "memory://extra"),
     ("NOTIFY_STORE", "notifications.db"),
     ("LOG_LEVEL", "verbose"),
@@ -179,3 +188,47 @@ def test_settings_invalid_value(variable, value):
     assert caught.value.variable == variable
     assert variable in str(caught.value)
     assert repr(value) in str(caught.value)
+
+
+def test_invalid_store_url_hides_password():
+    with pytest.raises(SettingsError) as caught:
+        load_settings({"NOTIFY_STORE": "postgresq://notify:s3cret-pw@db/notify"})
+
+    assert "s3cret-pw" not in str(caught.value)
+    assert "'postgresq://notify:***@db/notify'" in str(caught.value)
+
+
+def test_settings_repr_omits_store_url():
+    settings = load_settings(
+        {"NOTIFY_STORE": "postgresql://notify:s3cret-pw@db/notify"}
+    )
+
+    assert "s3cret-pw" not in repr(settings)
+    assert settings.store_url == "postgresql://notify:s3cret-pw@db/notify"
+
+
+@pytest.mark.parametrize(
+    ("url", "masked"),
+    [
+        ("postgresql://u:pw@db:5432/n", "postgresql://u:***@db:5432/n"),
+        (
+            "postgres://u:p%40ss@h1:5432,h2:5432/n",
+            "postgres://u:***@h1:5432,h2:5432/n",
+        ),
+        ("postgresql://u:@db/n", "postgresql://u:***@db/n"),
+        ("postgresql://u@db/n", "postgresql://u@db/n"),
+        (
+            "postgresql://db/n?password=pw&sslmode=require",
+            "postgresql://db/n?password=***&sslmode=require",
+        ),
+        (
+            "postgresql://db/n?sslmode=require&password=pw",
+            "postgresql://db/n?sslmode=require&password=***",
+        ),
+        ("sqlite:////var/n.db", "sqlite:////var/n.db"),
+        ("memory://", "memory://"),
+        ("user:pw@host", "user:pw@host"),
+    ],
+)
+def test_mask_url_password(url, masked):
+    assert mask_url_password(url) == masked

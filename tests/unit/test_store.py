@@ -46,14 +46,25 @@ def ids_of(notifications: list[Notification]) -> list[str]:
     return [notification.id for notification in notifications]
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(
+    params=[
+        "memory",
+        "sqlite",
+        # Needs the embedded PostgreSQL server, so it is left out of
+        # `make test-unit` with the other tests that need a server.
+        pytest.param("postgresql", marks=pytest.mark.integration),
+    ]
+)
 def store(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> Iterator[NotificationStore]:
     if request.param == "memory":
         url = "memory://"
-    else:
+    elif request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'notifications.db'}"
+    else:
+        # A fresh schema of the session's server for each test.
+        url = request.getfixturevalue("postgres_schema_url")
     opened = open_store(url)
     yield opened
     opened.close()
@@ -1141,7 +1152,9 @@ def test_last_seq_query_avoids_scan(db_path: Path) -> None:
         "sqlite://",
         "sqlite:///",
         "sqlite://notifications.db",
-        "postgresql://localhost/notifications",
+        "postgresql://",
+        "postgres://",
+        "postgresq://localhost/notifications",
         "/var/notifications.db",
     ],
 )
