@@ -8,7 +8,7 @@ gets an HTML page or a traceback.
 
 import logging
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -33,6 +33,11 @@ def _describe_http_error(exc: HTTPException) -> str:
             f"Method {request.method} is not allowed on {request.path}; "
             f"use {', '.join(sorted(allowed))}"
         )
+    if exc.code == 413:
+        limit = current_app.config.get("MAX_CONTENT_LENGTH")
+        if limit:
+            # The apps set the limit one byte above the largest body allowed.
+            return f"Request body is over the limit of {limit - 1} bytes"
     return exc.description or exc.name
 
 

@@ -75,6 +75,11 @@ class MessageText(fields.String):
 
     def _deserialize(self, value, attr, data, **kwargs) -> str:
         text = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            # JSON escapes can spell a lone surrogate, which is not text.
+            raise ValidationError("must be valid Unicode text") from None
         if not text.strip():
             raise ValidationError("must not be blank")
         if len(text) > MAX_MESSAGE_CHARS:

@@ -11,16 +11,15 @@ from common.health import health_blueprint
 from common.http_errors import register_error_handlers
 from common.logging_setup import configure_logging
 from common.metrics import instrument_requests, metrics_blueprint
+from common.routing import strict_routing
 from common.runtime import EXTENSION_KEY, WorkerRuntime, attach_runtime
 from common.settings import load_settings
 from common.users import load_user_directory
 from consumer import routes, stream
 from consumer.openapi import openapi_routes
 from consumer.page import page_blueprint
+from consumer.routes import MAX_BODY_BYTES
 from consumer.service import ConsumerService
-
-# Bodies of the feed routes are small JSON objects.
-MAX_BODY_BYTES = 64 * 1024
 
 
 def create_app(config: Mapping[str, str] | None = None) -> Flask:
@@ -35,11 +34,14 @@ def create_app(config: Mapping[str, str] | None = None) -> Flask:
 
     # The page blueprint serves its own assets; no app-wide /static route.
     app = Flask(__name__, static_folder=None)
-    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    # One byte over the limit, so that the routes can tell a chunked body
+    # that reached it (werkzeug stops reading there without an error).
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES + 1
     app.extensions["notify_settings"] = settings
     app.extensions["notify_users"] = load_user_directory(settings.users_file)
 
     register_error_handlers(app)
+    strict_routing(app)
     enable_cors(app, settings)
     instrument_requests(app, "consumer")
     if settings.feed_secret:

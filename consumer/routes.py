@@ -22,6 +22,8 @@ log = logging.getLogger(__name__)
 blueprint = Blueprint("feed", __name__)
 
 STORE_UNAVAILABLE = "Notification store unavailable; retry shortly"
+# Bodies of the feed routes are small JSON objects.
+MAX_BODY_BYTES = 64 * 1024
 
 
 def notification_json(stored: StoredNotification) -> dict:
@@ -113,10 +115,17 @@ def mark_read(user_id: str):
             raise ParameterError(
                 "Unsupported content type; send application/json", status=415
             )
+        raw = request.get_data()
+        if len(raw) > MAX_BODY_BYTES:
+            raise ParameterError(
+                f"Request body is over the limit of {MAX_BODY_BYTES} bytes", status=413
+            )
         try:
-            body = json.loads(request.get_data().decode("utf-8"))
+            body = json.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, ValueError) as exc:
             raise ParameterError(f"Body is not valid UTF-8 JSON: {exc}") from None
+        except RecursionError:
+            raise ParameterError("Body is not valid JSON: nested too deeply") from None
         return parse_mark_read(body)
 
     return _run(

@@ -11,6 +11,7 @@ from common.health import health_blueprint
 from common.http_errors import register_error_handlers
 from common.logging_setup import configure_logging
 from common.metrics import instrument_requests, metrics_blueprint
+from common.routing import strict_routing
 from common.runtime import EXTENSION_KEY, WorkerRuntime, attach_runtime
 from common.settings import load_settings
 from common.users import load_user_directory
@@ -31,12 +32,14 @@ def create_app(config: Mapping[str, str] | None = None) -> Flask:
     configure_logging(settings.log_level)
 
     app = Flask(__name__)
-    # Bounds a chunked body too; the /send route returns the 413 itself.
-    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    # One byte over the limit, so that /send can tell a chunked body that
+    # reached it; the route returns the 413 itself.
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES + 1
     app.extensions["notify_settings"] = settings
     app.extensions["notify_users"] = load_user_directory(settings.users_file)
 
     register_error_handlers(app)
+    strict_routing(app)
     enable_cors(app, settings)
     instrument_requests(app, "producer")
     if settings.api_keys:

@@ -64,7 +64,9 @@ def _read_limited(request: Request) -> bytes:
     if (request.content_length or 0) > MAX_BODY_BYTES:
         raise too_large
     try:
-        # MAX_CONTENT_LENGTH in the app config also bounds a chunked body.
+        # Werkzeug stops reading a chunked body at MAX_CONTENT_LENGTH without
+        # an error, so the app sets it one byte above the limit and a body
+        # that reaches that byte is too large.
         raw = request.get_data(cache=True)
     except RequestEntityTooLarge:
         raise too_large from None
@@ -85,6 +87,8 @@ def _decode_json(raw: bytes) -> dict:
         raise BodyError(400, f"Body is not valid UTF-8: {exc.reason}") from None
     except ValueError as exc:
         raise BodyError(400, f"Body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise BodyError(400, "Body is not valid JSON: nested too deeply") from None
     if not isinstance(data, dict):
         raise BodyError(
             400, "JSON body must be an object with fromID, toID and message"
