@@ -31,6 +31,7 @@ from common.models import Notification
 from common.settings import Settings
 from common.topics import TopicWaiter
 from consumer.dead_letters import DeadLetter, DeadLetterPublisher
+from consumer.offsets import OffsetTracker, Verdict
 from consumer.records import InvalidRecordError, decode_record
 from consumer.store import NotificationStore
 
@@ -73,6 +74,7 @@ class ConsumerWorker:
         # Next offset to commit per (topic, partition), for stored records
         # whose commit has not succeeded yet.
         self._uncommitted: dict[tuple[str, int], int] = {}
+        self._offsets = OffsetTracker()
         # Why the batch in hand cannot be finished, while a retry loop runs.
         self._retry_problem = ""
         # Why this member is out of the group, after the broker dropped it.
@@ -169,9 +171,56 @@ class ConsumerWorker:
             # Drain what is already fetched without waiting, so a single
             # record is stored at once and a burst is stored in batches.
             batch = [first, *consumer.consume(BATCH_SIZE - 1, timeout=0)]
-            if not self._handle_batch(batch):
+            in_order, rewinds = self._in_offset_order(batch)
+            if not self._handle_batch(in_order):
                 return
             self._commit(consumer)
+            self._rewind(consumer, rewinds)
+
+    def _in_offset_order(
+        self, batch: list[Message]
+    ) -> tuple[list[Message], dict[tuple[str, int], int]]:
+        """Keep the records at each partition's next offsets, in order.
+
+        Records already handled are dropped. At a gap, the partition's
+        remaining records are dropped too, and the returned rewinds say
+        where to read that partition again.
+        """
+        in_order: list[Message] = []
+        rewinds: dict[tuple[str, int], int] = {}
+        for message in batch:
+            if message.error() is not None:
+                in_order.append(message)
+                continue
+            where = (message.topic(), message.partition())
+            if where in rewinds:
+                continue
+            verdict = self._offsets.classify(*where, message.offset())
+            if verdict is Verdict.NEW:
+                in_order.append(message)
+            elif verdict is Verdict.GAP:
+                rewinds[where] = self._offsets.expected(*where)
+                log.warning(
+                    "Offset gap on %s[%d]: expected %d, got %d; reading again",
+                    where[0], where[1], rewinds[where], message.offset(),
+                )
+        return in_order, rewinds
+
+    def _rewind(self, consumer: Consumer, rewinds: dict[tuple[str, int], int]):
+        if not rewinds:
+            return
+        # A short pause gives the broker time to make the missing records
+        # readable before the partition is fetched again.
+        self._stopping.wait(0.05)
+        for (topic, partition), offset in rewinds.items():
+            try:
+                consumer.seek(TopicPartition(topic, partition, offset))
+            except KafkaException as exc:
+                # The partition was revoked meanwhile; its next owner reads
+                # from the committed offset.
+                log.warning(
+                    "Cannot rewind %s[%d] to %d: %s", topic, partition, offset, exc
+                )
 
     def _handle_batch(self, batch: Iterable[Message]) -> bool:
         """Dead-letter the invalid records, store the valid ones, note offsets.
@@ -310,7 +359,26 @@ class ConsumerWorker:
         )
         self._commit_clock = time.monotonic() if partitions else None
         self._left_group_reason = ""
+        self._expect_committed(consumer, partitions)
         self._assigned.set()
+
+    def _expect_committed(self, consumer: Consumer, partitions: list) -> None:
+        """Start each assigned partition's offset check at its committed offset."""
+        for partition in partitions:
+            self._offsets.forget(partition.topic, partition.partition)
+        if not partitions:
+            return
+        try:
+            committed = consumer.committed(partitions, timeout=5)
+        except KafkaException as exc:
+            # The check then starts at the first record read.
+            log.warning("Cannot read committed offsets: %s", exc)
+            return
+        for partition in committed:
+            if partition.offset >= 0:
+                self._offsets.start_at(
+                    partition.topic, partition.partition, partition.offset
+                )
 
     def _on_revoke(self, consumer: Consumer, partitions: list) -> None:
         log.info("Partitions revoked: %s", _describe(partitions) or "none")
@@ -321,11 +389,13 @@ class ConsumerWorker:
         # and the next owner reads them again.
         for key in keys:
             self._uncommitted.pop(key, None)
+            self._offsets.forget(*key)
 
     def _on_lost(self, consumer: Consumer, partitions: list) -> None:
         log.warning("Partitions lost: %s", _describe(partitions))
         for partition in partitions:
             self._uncommitted.pop((partition.topic, partition.partition), None)
+            self._offsets.forget(partition.topic, partition.partition)
         # After max.poll.interval.ms, the _MAX_POLL_EXCEEDED error gives a
         # more precise reason, and it comes before or after this callback.
         self._leave(self._left_group_reason or "partitions lost")
