@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-unit lint clean
+.PHONY: help install run test test-unit bench fuzz soak lint clean
 
 help:
 	@echo "Targets:"
@@ -17,6 +17,9 @@ help:
 	@echo "  run        start the broker (unless KAFKA_BOOTSTRAP_SERVERS is set), producer and consumer; Ctrl-C stops them"
 	@echo "  test       run the whole test suite, integration tests included"
 	@echo "  test-unit  run the tests not marked integration (fast)"
+	@echo "  bench      measure throughput, latency, ingest and memory on 127.0.0.1 (about 4 minutes); writes BENCHMARKS.md"
+	@echo "  fuzz       fuzz both services from their OpenAPI documents, $(FUZZ_EXAMPLES) requests per operation (FUZZ_EXAMPLES=N)"
+	@echo "  soak       send from 20 clients for $(SOAK_SECONDS) s (SOAK_SECONDS=N); writes var/soak-report.txt with process memory"
 	@echo "  lint       run ruff, if it is installed"
 	@echo "  clean      remove var/ and caches (keeps $(VENV))"
 
@@ -36,6 +39,22 @@ test: $(STAMP)
 
 test-unit: $(STAMP)
 	$(BIN)/python -m pytest -m "not integration"
+
+bench: $(STAMP)
+	bench/install-wrk
+	$(BIN)/python -m bench
+
+# Requests per operation for `make fuzz`; `make test` sends 100.
+FUZZ_EXAMPLES ?= 2000
+SOAK_SECONDS ?= 600
+
+fuzz: $(STAMP)
+	NOTIFY_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest --timeout 3600 \
+		tests/integration/test_fuzz.py
+
+soak: $(STAMP)
+	NOTIFY_LOAD_SECONDS=$(SOAK_SECONDS) NOTIFY_LOAD_REPORT=$(CURDIR)/var/soak-report.txt \
+		$(BIN)/python -m pytest -s tests/integration/test_load.py
 
 lint:
 	@if [ -x $(BIN)/ruff ]; then ruff=$(BIN)/ruff; \

@@ -59,7 +59,7 @@ def consumer_config(settings: Settings) -> dict:
         # and its partitions go to the other members.
         "max.poll.interval.ms": settings.max_poll_interval_ms,
         # An idle consumer sees a new record after at most this long.
-        "fetch.wait.max.ms": 50,
+        "fetch.wait.max.ms": 10,
         "topic.metadata.refresh.interval.ms": 10_000,
         "enable.partition.eof": False,
     }

@@ -24,7 +24,7 @@ from consumer.store import NotificationStore
 
 log = logging.getLogger(__name__)
 
-POLL_INTERVAL = 0.1
+POLL_INTERVAL = 0.02
 
 
 @runtime_checkable

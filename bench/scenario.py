@@ -1,0 +1,541 @@
+"""The benchmark run: start everything, measure each row, stop everything."""
+
+import re
+import shlex
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlencode
+
+import requests
+
+from bench.ingest import IngestResult, time_ingest
+from bench.latency import (
+    LatencyResult,
+    measure_feed_latency,
+    measure_stream_latency,
+)
+from bench.load import LoadResult, describe_command, run_wrk
+from bench.processes import (
+    REPO_ROOT,
+    GunicornService,
+    free_port,
+    rss_kib,
+    service_environment,
+)
+from bench.profiling import Profiler, wait_for_workers
+from bench.records import fill_store, produce_records, users_file_body
+from bench.report import Row, verdict
+from common.broker import EmbeddedBroker
+from common.kafka_config import admin_config
+from common.settings import load_settings
+from common.topics import ensure_topic
+
+# Users 1 to USERS exist. Each measurement has its own recipients, so that
+# one row's notifications never show up in another row's feed.
+USERS = 1000
+SENDER = 2
+LOAD_RECIPIENT = 1
+FEED_USER = 5
+STREAM_USER = 6
+PAGE_USER = 7
+PAGE_LIMIT = 50
+INGEST_TOPIC = "bench-ingest"
+SEND_CONNECTIONS = (1, 8, 32)
+BARE_CONNECTIONS = 32
+PAGE_CONNECTIONS = 8
+FORM_BODY = urlencode(
+    {
+        "fromID": SENDER,
+        "toID": LOAD_RECIPIENT,
+        "message": "Bruno liked your post: 'My weekend getaway!'",
+    }
+)
+
+READY_TIMEOUT = 60.0
+CATCH_UP_TIMEOUT = 120.0
+STALL_SECONDS = 15.0
+INGEST_TIMEOUT = 150.0
+
+# Targets shown next to the results.
+SEND_TO_BARE_MIN = 0.60
+VISIBLE_P50_MAX_MS = 25.0
+STREAM_P99_MAX_MS = 1000.0
+INGEST_MIN_PER_SECOND = 20_000
+PAGE_P99_MAX_MS = 10.0
+MEMORY_GROWTH_MAX = 0.10
+
+
+@dataclass(frozen=True)
+class Options:
+    """Command-line options of ``python -m bench``."""
+
+    seconds: int
+    warmup_seconds: int
+    sends: int
+    ingest_records: int
+    page_rows: int
+    profile_dir: Path | None
+    keep_temp: bool
+
+
+@dataclass
+class Outcome:
+    """Everything one run measured, and the commands it ran."""
+
+    send: dict[int, LoadResult]
+    bare: LoadResult
+    page: LoadResult
+    feed: LatencyResult
+    stream: LatencyResult
+    ingest: list[IngestResult]
+    memory: dict[str, dict[str, int]]
+    mean_ack_ms: float
+    published: int
+    stored: int
+    workers: int
+    threads: int
+    commands: list[str]
+
+
+def _metric_total(url: str, name: str) -> float:
+    """Return the sum of every sample of metric ``name`` at ``url``."""
+    text = requests.get(url, timeout=5).text
+    pattern = re.compile(rf"^{re.escape(name)}(?:\{{[^}}]*\}})? (\S+)$", re.MULTILINE)
+    return sum(float(value) for value in pattern.findall(text))
+
+
+def _delivery_latency(producer_url: str) -> tuple[float, float]:
+    """Return the sum in seconds and the count of the producer's acknowledgements."""
+    url = producer_url + "/metrics"
+    return (
+        _metric_total(url, "notify_delivery_latency_seconds_sum"),
+        _metric_total(url, "notify_delivery_latency_seconds_count"),
+    )
+
+
+class Bench:
+    """Own every process of one run, and stop them all in ``close``."""
+
+    def __init__(self, options: Options) -> None:
+        self.options = options
+        self.temp = Path(tempfile.mkdtemp(prefix="kafka-notify-bench-"))
+        self.broker: EmbeddedBroker | None = None
+        self.services: list[GunicornService] = []
+        self.profiler = (
+            Profiler(options.profile_dir) if options.profile_dir else None
+        )
+        self.commands: list[str] = []
+        self.memory: dict[str, dict[str, int]] = {}
+
+    def log(self, message: str) -> None:
+        print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+    def close(self, failed: bool) -> None:
+        """Stop every process this run started, newest first."""
+        if self.profiler is not None:
+            self.profiler.stop()
+        for service in reversed(self.services):
+            service.stop()
+        if self.broker is not None:
+            self.broker.stop()
+        if failed or self.options.keep_temp:
+            print(f"Logs and stores kept in {self.temp}", file=sys.stderr)
+        else:
+            shutil.rmtree(self.temp, ignore_errors=True)
+
+    # -- start-up ---------------------------------------------------------
+
+    def start_broker(self) -> str:
+        self.broker = EmbeddedBroker(free_port())
+        self.broker.start()
+        self.commands.append(
+            "# embedded broker (common/broker.py)\n"
+            f"tansu broker --listener-url tcp://{self.broker.bootstrap_servers} "
+            f"--advertised-listener-url tcp://{self.broker.bootstrap_servers}"
+        )
+        return self.broker.bootstrap_servers
+
+    def add_service(self, name: str, app: str, env: dict[str, str]) -> GunicornService:
+        log_name = re.sub(r"[^a-z0-9]+", "-", name)
+        service = GunicornService(name, app, env, self.temp / f"{log_name}.log")
+        self.services.append(service)
+        service_settings = {
+            key: value
+            for key, value in env.items()
+            if key in ("WEB_CONCURRENCY", "NOTIFY_THREADS")
+            or key.startswith(("KAFKA_", "NOTIFY_"))
+        }
+        command = [
+            ".venv/bin/python" if Path(sys.executable).is_relative_to(REPO_ROOT)
+            else sys.executable,
+            *service.command[1:],
+        ]
+        self.commands.append(
+            f"# {name}\n"
+            + " ".join(
+                f"{key}={shlex.quote(value)}" for key, value in service_settings.items()
+            )
+            + " "
+            + " ".join(shlex.quote(part) for part in command)
+        )
+        return service
+
+    def snapshot_memory(self, moment: str, services: list[GunicornService]) -> None:
+        for service in services:
+            self.memory.setdefault(service.name, {})[moment] = service.rss_kib()
+        self.memory.setdefault("broker", {})[moment] = rss_kib(self.broker.pid)
+
+    # -- HTTP load ----------------------------------------------------------
+
+    def load(
+        self, url: str, connections: int, form_body: str | None = None
+    ) -> LoadResult:
+        """Warm up, then measure ``url`` at ``connections`` connections."""
+        run_wrk(url, connections, self.options.warmup_seconds, form_body)
+        result = run_wrk(url, connections, self.options.seconds, form_body)
+        self.log(
+            f"{url} c={connections}: {result.requests_per_second:,.0f} req/s, "
+            f"p50 {result.p50_ms:.1f} ms, p99 {result.p99_ms:.1f} ms, "
+            f"{result.errors} errors"
+        )
+        return result
+
+    def wait_for_consumer(
+        self, producer: GunicornService, consumer: GunicornService
+    ) -> tuple[int, int]:
+        """Wait until the consumer has stored every notification published.
+
+        Returns the published and stored counts. Stops waiting early when the
+        stored count has not grown for ``STALL_SECONDS``, so that a record
+        that never arrives shows up in the table instead of ending the run.
+        """
+        deadline = time.monotonic() + CATCH_UP_TIMEOUT
+        last_stored, last_growth = -1.0, time.monotonic()
+        while True:
+            published = _metric_total(
+                producer.url + "/metrics", "notify_notifications_published_total"
+            )
+            stored = _metric_total(
+                consumer.url + "/metrics", "notify_notifications_stored_total"
+            )
+            now = time.monotonic()
+            if stored >= published:
+                return int(published), int(stored)
+            if stored > last_stored:
+                last_stored, last_growth = stored, now
+            if now - last_growth > STALL_SECONDS or now > deadline:
+                self.log(
+                    f"the consumer stored {stored:.0f} of {published:.0f} "
+                    f"published notifications and stopped advancing"
+                )
+                return int(published), int(stored)
+            time.sleep(0.2)
+
+    # -- the run ------------------------------------------------------------
+
+    def run(self) -> Outcome:
+        options = self.options
+        bootstrap = self.start_broker()
+        users_path = self.temp / "users.json"
+        users_path.write_text(users_file_body(USERS))
+        main_store = f"sqlite:///{self.temp / 'main.db'}"
+        env = service_environment(
+            {
+                "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+                "NOTIFY_STORE": main_store,
+                "NOTIFY_USERS_FILE": str(users_path),
+            }
+        )
+        settings = load_settings(env)
+        ensure_topic(admin_config(settings), settings.topic,
+                     settings.topic_partitions, timeout=5)
+
+        self.log(f"storing {options.page_rows:,} notifications for user {PAGE_USER}")
+        fill_store(main_store, PAGE_USER, SENDER, options.page_rows)
+
+        producer = self.add_service("producer", "producer:create_app()", env)
+        consumer = self.add_service("consumer", "consumer:create_app()", env)
+        bare = self.add_service("bare app", "bench.bare_app:app", env)
+        http_services = [producer, consumer, bare]
+        for service in http_services:
+            service.start()
+        for service in http_services:
+            service.wait_ready(READY_TIMEOUT)
+        self.log(f"services ready; logs in {self.temp}")
+        self.snapshot_memory("idle", http_services)
+
+        send_url = producer.url + "/send"
+        bare_url = bare.url + "/send"
+        page_url = f"{consumer.url}/notifications/{PAGE_USER}?limit={PAGE_LIMIT}"
+        connection_counts = ", ".join(str(count) for count in SEND_CONNECTIONS)
+        self.commands += [
+            "# HTTP load: each measured run follows a warm-up run of "
+            f"{options.warmup_seconds} s at the same connection count",
+            f"# POST /send at {connection_counts} connections",
+            describe_command(send_url, FORM_BODY, options.seconds),
+            f"# bare app at {BARE_CONNECTIONS} connections",
+            describe_command(bare_url, FORM_BODY, options.seconds),
+            f"# page of {PAGE_LIMIT} at {PAGE_CONNECTIONS} connections",
+            describe_command(page_url, None, options.seconds),
+        ]
+
+        # A warm-up of each route, so that the memory baseline is taken after
+        # the lazy start-up work of the first requests.
+        run_wrk(bare_url, BARE_CONNECTIONS, options.warmup_seconds, FORM_BODY)
+        run_wrk(send_url, 32, options.warmup_seconds, FORM_BODY)
+        run_wrk(page_url, PAGE_CONNECTIONS, options.warmup_seconds)
+        self.wait_for_consumer(producer, consumer)
+        self.snapshot_memory("warm", http_services)
+
+        bare_result = self.load(bare_url, BARE_CONNECTIONS, FORM_BODY)
+        acks_before = _delivery_latency(producer.url)
+        send_results = {}
+        for connections in SEND_CONNECTIONS:
+            profiled = self.profiler is not None and connections == 32
+            if profiled:
+                self.profiler.start("send", producer.worker_pids)
+            send_results[connections] = self.load(send_url, connections, FORM_BODY)
+            if profiled:
+                self.profiler.stop()
+
+        acks_after = _delivery_latency(producer.url)
+        ack_count = acks_after[1] - acks_before[1]
+        mean_ack_ms = 1000 * (acks_after[0] - acks_before[0]) / max(ack_count, 1)
+
+        self.log("waiting for the consumer to store every published notification")
+        self.wait_for_consumer(producer, consumer)
+        if self.profiler is not None:
+            self.profiler.start("page", consumer.worker_pids)
+        page_result = self.load(page_url, PAGE_CONNECTIONS)
+        if self.profiler is not None:
+            self.profiler.stop()
+
+        self.log(f"send to visible in the feed, {options.sends} sends")
+        feed = measure_feed_latency(
+            producer.url, consumer.url, SENDER, FEED_USER, options.sends
+        )
+        self.log(f"send to stream event, {options.sends} sends")
+        stream = measure_stream_latency(
+            producer.url, consumer.url, SENDER, STREAM_USER, options.sends
+        )
+        self.snapshot_memory("after", http_services)
+        # The latency rows published more; count again for the final figures.
+        delivered = self.wait_for_consumer(producer, consumer)
+
+        # The ingest gets the machine to itself.
+        for service in http_services:
+            service.stop()
+        ingest = self.run_ingest(bootstrap, users_path)
+        self.memory["broker"]["ingest"] = rss_kib(self.broker.pid)
+
+        return Outcome(
+            send=send_results,
+            bare=bare_result,
+            page=page_result,
+            feed=feed,
+            stream=stream,
+            ingest=ingest,
+            memory=self.memory,
+            mean_ack_ms=mean_ack_ms,
+            published=delivered[0],
+            stored=delivered[1],
+            workers=int(env["WEB_CONCURRENCY"]),
+            threads=int(env["NOTIFY_THREADS"]),
+            commands=self.commands,
+        )
+
+    def run_ingest(self, bootstrap: str, users_path: Path) -> list[IngestResult]:
+        """Fill a topic, then time a fresh consumer service on it per worker count."""
+        options = self.options
+        configured = int(service_environment({})["WEB_CONCURRENCY"])
+        env = service_environment(
+            {
+                "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+                "NOTIFY_USERS_FILE": str(users_path),
+                "NOTIFY_TOPIC": INGEST_TOPIC,
+            }
+        )
+        settings = load_settings(env)
+        ensure_topic(admin_config(settings), INGEST_TOPIC,
+                     settings.topic_partitions, timeout=5)
+        self.log(f"producing {options.ingest_records:,} records to {INGEST_TOPIC}")
+        seconds = produce_records(bootstrap, INGEST_TOPIC, options.ingest_records,
+                                  USERS)
+        self.log(f"produced in {seconds:.1f} s")
+
+        results = []
+        for workers in sorted({1, configured}):
+            store_path = self.temp / f"ingest-{workers}.db"
+            noun = "worker" if workers == 1 else "workers"
+            service = self.add_service(
+                f"ingest consumer, {workers} {noun}",
+                "consumer:create_app()",
+                {
+                    **env,
+                    "WEB_CONCURRENCY": str(workers),
+                    "NOTIFY_GROUP_ID": f"bench-ingest-{workers}",
+                    "NOTIFY_STORE": f"sqlite:///{store_path}",
+                },
+            )
+            profiled = self.profiler is not None and workers == configured
+            on_started = None
+            if profiled:
+                def on_started(service=service, workers=workers):
+                    pids = wait_for_workers(lambda: service.worker_pids, workers)
+                    self.profiler.start(f"ingest-{workers}", pids)
+            result = time_ingest(
+                service, store_path, options.ingest_records, workers,
+                INGEST_TIMEOUT, on_started=on_started,
+            )
+            if profiled:
+                self.profiler.stop()
+            self.log(
+                f"ingest with {workers} {noun}: "
+                f"{result.records_per_second:,.0f} records/s after the first, "
+                f"all stored {result.all_stored:.1f} s after the start"
+            )
+            results.append(result)
+            service.stop()
+        return results
+
+
+# -- the table ------------------------------------------------------------
+
+
+def _load_cell(result: LoadResult) -> str:
+    text = (
+        f"{result.requests_per_second:,.0f} req/s; p50 {result.p50_ms:.1f} ms, "
+        f"p99 {result.p99_ms:.1f} ms"
+    )
+    if result.errors:
+        text += f"; {result.errors} errors (non-2xx or socket)"
+    return text
+
+
+def _missed(result: LatencyResult) -> str:
+    return f"; {result.missed} not seen within 5 s" if result.missed else ""
+
+
+def _mib(kib: int) -> str:
+    return f"{kib / 1024:.0f} MiB"
+
+
+def build_rows(outcome: Outcome, options: Options) -> list[Row]:
+    """Turn an outcome into the table's rows, with each target's verdict."""
+    rows = []
+    for connections, result in outcome.send.items():
+        noun = "connection" if connections == 1 else "connections"
+        rows.append(Row(f"`POST /send`, {connections} {noun}", _load_cell(result)))
+    rows.append(
+        Row(
+            f"bare gunicorn + Flask `POST /send`, {BARE_CONNECTIONS} connections",
+            _load_cell(outcome.bare),
+        )
+    )
+    ratio = (
+        outcome.send[32].requests_per_second / outcome.bare.requests_per_second
+    )
+    rows.append(
+        Row(
+            "`/send` ÷ bare endpoint, 32 connections",
+            f"{ratio:.0%}",
+            f"≥ {SEND_TO_BARE_MIN:.0%}",
+            verdict(ratio >= SEND_TO_BARE_MIN),
+        )
+    )
+
+    rows.append(
+        Row(
+            "broker acknowledgement inside `/send` (produce to delivery callback), "
+            "mean over the `/send` runs and their warm-ups",
+            f"{outcome.mean_ack_ms:.1f} ms",
+        )
+    )
+    rows.append(
+        Row(
+            "notifications acknowledged by `/send` and stored by the consumer",
+            f"{outcome.published:,} acknowledged, {outcome.stored:,} stored",
+            "all stored",
+            verdict(outcome.stored >= outcome.published),
+        )
+    )
+
+    feed, stream = outcome.feed, outcome.stream
+    rows.append(
+        Row(
+            f"send → visible in `GET /notifications/<id>`, {options.sends} sends",
+            f"p50 {feed.percentile(50):.1f} ms, p95 {feed.percentile(95):.1f} ms"
+            + _missed(feed),
+            f"p50 ≤ {VISIBLE_P50_MAX_MS:.0f} ms",
+            verdict(feed.percentile(50) <= VISIBLE_P50_MAX_MS and not feed.missed),
+        )
+    )
+    rows.append(
+        Row(
+            f"send → event on `GET /notifications/<id>/stream`, {options.sends} sends",
+            f"p50 {stream.percentile(50):.0f} ms, p95 {stream.percentile(95):.0f} ms, "
+            f"p99 {stream.percentile(99):.0f} ms" + _missed(stream),
+            "p99 ≤ 1 s",
+            verdict(stream.percentile(99) <= STREAM_P99_MAX_MS and not stream.missed),
+        )
+    )
+
+    for result in outcome.ingest:
+        noun = "worker" if result.workers == 1 else "workers"
+        rows.append(
+            Row(
+                f"consumer ingest into SQLite, {result.workers} {noun}, "
+                f"{result.records:,} records",
+                f"{result.records_per_second:,.0f} records/s "
+                f"({result.records_per_second_from_start:,.0f}/s over "
+                f"{result.all_stored:.1f} s counting start-up)",
+                f"≥ {INGEST_MIN_PER_SECOND:,}/s",
+                verdict(result.records_per_second >= INGEST_MIN_PER_SECOND),
+            )
+        )
+
+    rows.append(
+        Row(
+            f"`GET /notifications/<id>?limit={PAGE_LIMIT}`, {options.page_rows:,} "
+            f"stored, {PAGE_CONNECTIONS} connections",
+            _load_cell(outcome.page),
+            f"p99 < {PAGE_P99_MAX_MS:.0f} ms",
+            verdict(outcome.page.p99_ms < PAGE_P99_MAX_MS and not outcome.page.errors),
+        )
+    )
+
+    for name, moments in outcome.memory.items():
+        if name.startswith("ingest"):
+            continue
+        if name == "broker":
+            rows.append(
+                Row(
+                    "RSS, broker",
+                    f"idle {_mib(moments['idle'])}, after the HTTP runs "
+                    f"{_mib(moments['after'])}, after the ingest "
+                    f"{_mib(moments['ingest'])}",
+                )
+            )
+            continue
+        growth = moments["after"] / moments["warm"] - 1
+        cell = (
+            f"idle {_mib(moments['idle'])}, after warm-up {_mib(moments['warm'])}, "
+            f"after the runs {_mib(moments['after'])} ({growth:+.0%})"
+        )
+        label = f"RSS, {name} (master + {outcome.workers} workers)"
+        if name == "bare app":
+            rows.append(Row(label, cell))
+        else:
+            rows.append(
+                Row(
+                    label,
+                    cell,
+                    f"within ±{MEMORY_GROWTH_MAX:.0%} of warm",
+                    verdict(abs(growth) <= MEMORY_GROWTH_MAX),
+                )
+            )
+    return rows
