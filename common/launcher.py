@@ -318,6 +318,11 @@ def run(settings: Settings) -> int:
     broker: EmbeddedBroker | None = None
     services: list[ServiceProcess] = []
     env = dict(os.environ)
+    # The page's send form must reach this run's producer, also when
+    # PRODUCER_PORT moves it off the default port.
+    env.setdefault(
+        "NOTIFY_PRODUCER_URL", f"http://localhost:{settings.producer_port}"
+    )
     try:
         if uses_external_broker():
             log.info("Using the Kafka broker at %s", settings.kafka_bootstrap_servers)

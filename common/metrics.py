@@ -98,7 +98,9 @@ def metrics_blueprint() -> Blueprint:
 
     @blueprint.get("/metrics")
     def metrics():
-        return Response(generate_latest(_registry()), mimetype=CONTENT_TYPE_LATEST)
+        # content_type, not mimetype: CONTENT_TYPE_LATEST already names the
+        # charset, and Flask would add it a second time.
+        return Response(generate_latest(_registry()), content_type=CONTENT_TYPE_LATEST)
 
     return blueprint
 

@@ -6,6 +6,7 @@ from marshmallow import ValidationError
 
 from common.models import Notification
 from common.schemas import NotificationRecordSchema, describe_errors
+from consumer.record_fast_path import load_valid_record
 
 _schema = NotificationRecordSchema()
 # Longer keys are cut in error messages, which end up in logs and in the
@@ -34,8 +35,10 @@ def decode_record(key: bytes | None, value: bytes | None) -> Notification:
     if not isinstance(data, dict):
         raise InvalidRecordError("value is not a JSON object")
 
+    notification = load_valid_record(data)
     try:
-        notification = _schema.load(data)
+        if notification is None:
+            notification = _schema.load(data)
     except ValidationError as exc:
         raise InvalidRecordError(
             f"value does not match the schema: {describe_errors(exc.messages)}"

@@ -133,6 +133,9 @@ WHERE id = ? AND recipient_id = ? AND deleted = 0
 _SELECT_LAST_SEQ = "SELECT coalesce(max(seq), 0) FROM notifications"
 
 
+# Users whose unread count is kept; the cache starts over beyond that.
+_UNREAD_CACHE_USERS = 10_000
+
 class SQLiteStore(NotificationStore):
     """Notifications in a SQLite database file that survives restarts.
 
@@ -162,6 +165,8 @@ class SQLiteStore(NotificationStore):
             ) from exc
 
         self._connection: sqlite3.Connection | None = self._connect(busy_timeout_ms)
+        # Unread count per user, with the database version it was taken at.
+        self._unread_cache: dict[int, tuple[tuple[int, int], int]] = {}
         logger.info("Opened SQLite notification store %s", self.path)
 
     def _connect(self, busy_timeout_ms: int) -> sqlite3.Connection:
@@ -285,13 +290,31 @@ class SQLiteStore(NotificationStore):
         return found, len(rows) > limit
 
     def unread_count(self, user_id: int) -> int:
-        """Return the number of notifications of ``user_id`` that are unread."""
-        [(unread,)] = self._fetch_all(
-            _COUNT_UNREAD,
-            (user_id,),
-            f"count the unread notifications of user {user_id}",
-        )
-        return unread
+        """Return the number of notifications of ``user_id`` that are unread.
+
+        Counting walks every unread notification of the user, so the count is
+        kept until the database changes. ``PRAGMA data_version`` changes when
+        another connection commits and ``total_changes`` when this one does,
+        so together they show any change since the count was taken.
+        """
+        with self._lock:
+            [(data_version,)] = self._fetch_all(
+                "PRAGMA data_version", (), "read the database version"
+            )
+            version = (data_version, self._require_open().total_changes)
+            cached = self._unread_cache.get(user_id)
+            if cached is not None and cached[0] == version:
+                return cached[1]
+
+            [(unread,)] = self._fetch_all(
+                _COUNT_UNREAD,
+                (user_id,),
+                f"count the unread notifications of user {user_id}",
+            )
+            if len(self._unread_cache) >= _UNREAD_CACHE_USERS:
+                self._unread_cache.clear()
+            self._unread_cache[user_id] = (version, unread)
+            return unread
 
     def mark_read(self, user_id: int, ids: Sequence[str] | None) -> int:
         """Mark notifications of ``user_id`` read and return the unread count after."""

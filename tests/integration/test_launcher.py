@@ -166,6 +166,11 @@ def test_launcher_serves_scenario_and_stops(launcher):
     assert [n["to"]["name"] for n in emma] == ["Emma", "Emma"]
     assert [n["message"] for n in emma] == [SCENARIO[0][2], SCENARIO[2][2]]
 
+    # The page's send form points at this run's producer port.
+    producer_port = launcher.producer_url.rsplit(":", 1)[1]
+    page = requests.get(launcher.consumer_url, timeout=5).text
+    assert f'content="http://localhost:{producer_port}"' in page
+
     pids = launcher.logged_pids()
     # At least the broker, two gunicorn masters and two workers each.
     assert len(pids) >= 7, launcher.output()

@@ -5,6 +5,7 @@ import multiprocessing.queues
 import multiprocessing.synchronize
 import sqlite3
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -1203,3 +1204,25 @@ def test_open_store_uses_absolute_sqlite_path(
     assert store.path == absolute
     assert absolute.is_file()
     assert not (elsewhere / absolute.relative_to("/")).exists()
+
+
+def test_sqlite_unread_count_sees_other_connection(db_path: Path) -> None:
+    first = SQLiteStore(db_path)
+    second = SQLiteStore(db_path)
+    try:
+        notifications = [make_notification(str(uuid.uuid4())) for _ in range(3)]
+        first.add_many(notifications)
+        assert first.unread_count(BRUNO.id) == 3
+
+        second.mark_read(BRUNO.id, [notifications[0].id])
+        assert first.unread_count(BRUNO.id) == 2
+
+        second.add_many([make_notification(str(uuid.uuid4()))])
+        assert first.unread_count(BRUNO.id) == 3
+
+        first.mark_read(BRUNO.id, None)
+        assert first.unread_count(BRUNO.id) == 0
+        assert second.unread_count(BRUNO.id) == 0
+    finally:
+        first.close()
+        second.close()
