@@ -18,11 +18,11 @@ MAX_USER_ID = 10**18 - 1
 MAX_MESSAGE_CHARS = 2000
 
 # ASCII digits only: str.isdigit() and \d would also accept other scripts.
-_USER_ID_TEXT = re.compile(r"[0-9]{1,18}")
-_UUID_TEXT = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+USER_ID_TEXT = re.compile(r"[0-9]{1,18}")
+UUID_TEXT = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 # RFC 3339 date-time; datetime.fromisoformat alone also accepts other
 # ISO 8601 forms, such as week dates.
-_RFC3339 = re.compile(
+RFC3339_TEXT = re.compile(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?"
     r"([Zz]|[+-][0-9]{2}:[0-9]{2})"
 )
@@ -32,7 +32,7 @@ _REQUIRED_MESSAGES = {"required": _REQUIRED, "null": "must not be null"}
 
 def parse_user_id(text: str) -> int | None:
     """Return the value of a user id written as text, or ``None`` if invalid."""
-    if _USER_ID_TEXT.fullmatch(text):
+    if USER_ID_TEXT.fullmatch(text):
         return int(text)
     return None
 
@@ -141,13 +141,13 @@ class NotificationRecordSchema(Schema):
 
     @validates("id")
     def _check_id(self, value: str, **kwargs) -> None:
-        if not _UUID_TEXT.fullmatch(value):
+        if not UUID_TEXT.fullmatch(value):
             raise ValidationError("must be a UUID in lowercase 8-4-4-4-12 form")
 
     @validates("created_at")
     def _check_created_at(self, value: str, **kwargs) -> None:
         problem = "must be an RFC 3339 timestamp with a time zone"
-        if not _RFC3339.fullmatch(value):
+        if not RFC3339_TEXT.fullmatch(value):
             raise ValidationError(problem)
         try:
             datetime.fromisoformat(value.upper())

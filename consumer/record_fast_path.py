@@ -12,11 +12,11 @@ from datetime import datetime
 
 from common.models import Notification, User
 from common.schemas import (
-    _RFC3339,
-    _USER_ID_TEXT,
-    _UUID_TEXT,
     MAX_MESSAGE_CHARS,
     MAX_USER_ID,
+    RFC3339_TEXT,
+    USER_ID_TEXT,
+    UUID_TEXT,
 )
 
 
@@ -29,7 +29,7 @@ def load_valid_record(data: dict) -> Notification | None:
     recipient = _user(data.get("to"))
     if sender is None or recipient is None:
         return None
-    if not (isinstance(notification_id, str) and _UUID_TEXT.fullmatch(notification_id)):
+    if not (isinstance(notification_id, str) and UUID_TEXT.fullmatch(notification_id)):
         return None
     if not _is_message(message) or not _is_timestamp(created_at):
         return None
@@ -45,7 +45,7 @@ def _user(value: object) -> User | None:
         return None
     if type(user_id) is int and 0 <= user_id <= MAX_USER_ID:
         return User(user_id, name)
-    if isinstance(user_id, str) and _USER_ID_TEXT.fullmatch(user_id):
+    if isinstance(user_id, str) and USER_ID_TEXT.fullmatch(user_id):
         return User(int(user_id), name)
     return None
 
@@ -63,7 +63,7 @@ def _is_message(value: object) -> bool:
 
 
 def _is_timestamp(value: object) -> bool:
-    if not isinstance(value, str) or not _RFC3339.fullmatch(value):
+    if not isinstance(value, str) or not RFC3339_TEXT.fullmatch(value):
         return False
     try:
         datetime.fromisoformat(value.upper())
