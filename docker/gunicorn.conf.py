@@ -16,6 +16,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from common import gunicorn_errors
 from common.runtime import EXTENSION_KEY
 from common.settings import load_settings
 
@@ -47,6 +48,10 @@ errorlog = "-"
 # Hides the token query parameter of the feed's event stream.
 logger_class = "common.access_log.RedactingLogger"
 loglevel = _settings.log_level.lower()
+
+# Requests gunicorn rejects itself (a request line over 4,094 bytes, a
+# malformed header) get JSON bodies, like the app's own errors.
+gunicorn_errors.install()
 
 # Every gunicorn 27 master would otherwise use the same control socket path.
 control_socket_disable = True

@@ -85,7 +85,11 @@ def test_sigterm_under_load_keeps_accepted(start_service, service_env):
 
 def test_services_wait_for_broker_then_recover(start_service, service_env):
     port = free_port()
-    env = {**service_env, "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{port}"}
+    env = {
+        **service_env,
+        "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{port}",
+        "NOTIFY_DELIVERY_TIMEOUT_MS": "2000",
+    }
     producer = start_service("producer:create_app()", env, wait_path="/healthz")
     consumer = start_service("consumer:create_app()", env, wait_path="/healthz")
 
@@ -93,6 +97,13 @@ def test_services_wait_for_broker_then_recover(start_service, service_env):
         response = requests.get(f"{service.url}/readyz", timeout=5)
         assert response.status_code == 503
         assert "broker" in response.json()["message"]
+
+    started = time.monotonic()
+    response = send(producer.url, 4, 2, "before any broker exists")
+    assert response.status_code == 503
+    assert "not sent" in response.json()["message"]
+    # The delivery timeout (2 s) plus the callback grace (2 s), plus margin.
+    assert time.monotonic() - started < 8
 
     broker = EmbeddedBroker(port)
     broker.start()
