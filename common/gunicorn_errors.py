@@ -1,4 +1,4 @@
-"""JSON bodies for the errors gunicorn answers before the app runs.
+"""JSON bodies for the errors gunicorn returns before the app runs.
 
 Gunicorn rejects some requests itself, such as a request line over
 ``limit_request_line`` (414) or a malformed header (400), and writes a
