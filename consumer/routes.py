@@ -1,6 +1,5 @@
 """The feed routes: a user's notifications, their read state and deletion."""
 
-import json
 import logging
 from collections.abc import Callable
 
@@ -8,6 +7,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from common.errors import StoreError
 from common.http_errors import error_response
+from common.strict_json import loads_strict
 from consumer.cursors import encode_cursor
 from consumer.feed_params import (
     ParameterError,
@@ -121,7 +121,7 @@ def mark_read(user_id: str):
                 f"Request body is over the limit of {MAX_BODY_BYTES} bytes", status=413
             )
         try:
-            body = json.loads(raw.decode("utf-8"))
+            body = loads_strict(raw.decode("utf-8"))
         except (UnicodeDecodeError, ValueError) as exc:
             raise ParameterError(f"Body is not valid UTF-8 JSON: {exc}") from None
         except RecursionError:

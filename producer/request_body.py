@@ -6,7 +6,6 @@ bodies are parsed here with strict UTF-8 because werkzeug's own form parsing
 replaces invalid bytes instead of rejecting them.
 """
 
-import json
 from urllib.parse import parse_qsl
 
 from flask import Request
@@ -19,6 +18,8 @@ from werkzeug.sansio.multipart import (
     MultipartDecoder,
     NeedData,
 )
+
+from common.strict_json import loads_strict
 
 MAX_BODY_BYTES = 64 * 1024
 MAX_FIELDS = 100
@@ -78,11 +79,7 @@ def _read_limited(request: Request) -> bytes:
 
 def _decode_json(raw: bytes) -> dict:
     try:
-        data = json.loads(
-            raw.decode("utf-8"),
-            object_pairs_hook=_reject_duplicate_keys,
-            parse_constant=_reject_constant,
-        )
+        data = loads_strict(raw.decode("utf-8"))
     except UnicodeDecodeError as exc:
         raise BodyError(400, f"Body is not valid UTF-8: {exc.reason}") from None
     except ValueError as exc:
@@ -96,18 +93,6 @@ def _decode_json(raw: bytes) -> dict:
 
     return data
 
-
-def _reject_duplicate_keys(pairs: list[tuple[str, object]]) -> dict:
-    data = {}
-    for key, value in pairs:
-        if key in data:
-            raise ValueError(f"key {key!r} appears more than once")
-        data[key] = value
-    return data
-
-
-def _reject_constant(name: str) -> None:
-    raise ValueError(f"{name} is not a JSON number")
 
 
 def _decode_urlencoded(raw: bytes) -> dict:

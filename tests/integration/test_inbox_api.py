@@ -178,6 +178,7 @@ def test_mark_read_ignores_other_users_ids(inbox):
         ({"ids": "0b6a9e1e-3f0c-4c55-9a3a-5d1f2e3c4b5a"}, "application/json", 400),
         ([1, 2], "application/json", 400),
         ("{", "application/json", 400),
+        ('{"all": true, "all": true}', "application/json", 400),
         ({"all": True}, "text/plain", 415),
     ],
     ids=[
@@ -189,6 +190,7 @@ def test_mark_read_ignores_other_users_ids(inbox):
         "ids-not-list",
         "array",
         "malformed",
+        "duplicate-key",
         "not-json",
     ],
 )
