@@ -138,3 +138,22 @@ def test_stream_ends_when_worker_stops(start_service, service_env, shipped_confi
     # Well inside gunicorn's 30 s graceful timeout: the stream did not hold
     # the worker until the timeout.
     assert time.monotonic() - stopped_at < 15
+
+
+def test_stream_frees_thread_when_client_leaves(start_service, service_env):
+    env = {**service_env, "NOTIFY_STREAM_KEEPALIVE_SECONDS": "1"}
+    consumer = start_service("consumer:create_app()", env, threads=2)
+    readers = [
+        EventStreamReader(f"{consumer.url}/notifications/{user}/stream")
+        for user in (1, 2)
+    ]
+    for reader in readers:
+        assert reader.response.status_code == 200
+
+    for reader in readers:
+        reader.close()
+
+    # Both threads were held by the streams. The next keep-alive write to a
+    # closed connection ends each stream, so the worker answers again.
+    response = requests.get(f"{consumer.url}/healthz", timeout=EVENT_BOUND * 2)
+    assert response.status_code == 200
