@@ -133,6 +133,21 @@ class GunicornService:
                 f"{self.target} did not exit within {timeout:.0f} s of {sig!r}"
             ) from None
 
+    def wait_exit(self, timeout: float) -> int:
+        """Wait for a master already signalled to exit; return its status.
+
+        A second SIGTERM during gunicorn's graceful stop can end the master
+        at once, so tests that signalled it themselves wait here instead of
+        calling ``stop``.
+        """
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise AssertionError(
+                f"{self.target} did not exit within {timeout:.0f} s"
+            ) from None
+
     def kill(self) -> None:
         """Kill the master and its workers at once, as a crash would."""
         if self.process is not None and self.process.poll() is None:

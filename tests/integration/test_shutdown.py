@@ -50,8 +50,8 @@ def test_sigterm_under_load_keeps_accepted(start_service, service_env):
         consumer.process.send_signal(signal.SIGTERM)
         outcomes = [future.result() for future in futures]
 
-    assert producer.stop(timeout=EXIT_BOUND) == 0
-    assert consumer.stop(timeout=EXIT_BOUND) == 0
+    assert producer.wait_exit(EXIT_BOUND) == 0
+    assert consumer.wait_exit(EXIT_BOUND) == 0
     assert time.monotonic() - stopped_at < EXIT_BOUND
 
     statuses = {status for status, _ in outcomes}

@@ -134,7 +134,7 @@ def test_stream_ends_when_worker_stops(start_service, service_env, shipped_confi
     consumer.process.send_signal(signal.SIGTERM)
 
     assert reader.finished.wait(10), "the stream stayed open after SIGTERM"
-    assert consumer.stop(timeout=15) == 0
+    assert consumer.wait_exit(15) == 0
     # Well inside gunicorn's 30 s graceful timeout: the stream did not hold
     # the worker until the timeout.
     assert time.monotonic() - stopped_at < 15
