@@ -21,9 +21,6 @@ from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
 
-from tests.integration.conftest import make_env
-from tests.support import GunicornService
-
 EXAMPLES = int(os.environ.get("NOTIFY_FUZZ_EXAMPLES", "100"))
 SEED = int(os.environ.get("NOTIFY_FUZZ_SEED", "20261204"))
 CHECKS = (
@@ -82,28 +79,14 @@ def fuzz_config() -> schemathesis.Config:
 
 
 @pytest.fixture(scope="module")
-def services(broker, tmp_path_factory):
-    """A producer and a consumer on their own topic, shared by this module."""
-    tmp_path = tmp_path_factory.mktemp("fuzz")
-    env = make_env(broker, tmp_path)
-    producer = GunicornService("producer:create_app()", env, tmp_path / "p.log")
-    consumer = GunicornService("consumer:create_app()", env, tmp_path / "c.log")
-    try:
-        yield producer.start(), consumer.start()
-    finally:
-        producer.kill()
-        consumer.kill()
-
-
-@pytest.fixture(scope="module")
-def producer_api(services):
-    url = f"{services[0].url}/openapi.json"
+def producer_api(shared_services):
+    url = f"{shared_services[0].url}/openapi.json"
     return schemathesis.openapi.from_url(url, config=fuzz_config(), timeout=10)
 
 
 @pytest.fixture(scope="module")
-def consumer_api(services):
-    url = f"{services[1].url}/openapi.json"
+def consumer_api(shared_services):
+    url = f"{shared_services[1].url}/openapi.json"
     return schemathesis.openapi.from_url(url, config=fuzz_config(), timeout=10)
 
 
