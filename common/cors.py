@@ -18,7 +18,7 @@ _ALLOWED_HEADERS = [
 
 
 def enable_cors(app: Flask, settings: Settings) -> None:
-    """Answer preflight requests and add CORS headers to every response.
+    """Handle preflight requests and add CORS headers to every response.
 
     The allowed origins come from ``NOTIFY_CORS_ORIGINS``. flask-cors adds
     its headers after the error handlers have built their JSON responses,

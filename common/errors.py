@@ -30,7 +30,7 @@ class UserDirectoryError(NotifyError):
 class KafkaClientError(NotifyError):
     """A Kafka client operation failed.
 
-    ``kafka_error`` holds the ``confluent_kafka.KafkaError`` when librdkafka
+    ``kafka_error`` is the ``confluent_kafka.KafkaError`` when librdkafka
     reported one, otherwise ``None``.
     """
 

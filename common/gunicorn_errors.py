@@ -3,7 +3,7 @@
 Gunicorn rejects some requests itself, such as a request line over
 ``limit_request_line`` (414) or a malformed header (400), and writes a
 small HTML page for them. The shipped configuration replaces that writer
-with ``write_json_error`` so these answers have the same JSON shape as the
+with ``write_json_error`` so these responses have the same JSON shape as the
 app's own errors.
 """
 

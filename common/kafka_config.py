@@ -26,7 +26,7 @@ def producer_config(settings: Settings) -> dict:
         **_common_config(settings, "notify-producer"),
         "acks": "all",
         "enable.idempotence": True,
-        # No record may be delivered after its request was answered, so the
+        # No record may be delivered after its request got its response, so the
         # client gives up exactly when the request stops waiting.
         "message.timeout.ms": settings.delivery_timeout_ms,
         "linger.ms": 2,
@@ -58,7 +58,7 @@ def consumer_config(settings: Settings) -> dict:
         # A consumer that does not call poll() for this long leaves the group,
         # and its partitions go to the other members.
         "max.poll.interval.ms": settings.max_poll_interval_ms,
-        # An idle consumer sees a new record after at most this long.
+        # An idle consumer receives a new record after at most this long.
         "fetch.wait.max.ms": 10,
         "topic.metadata.refresh.interval.ms": 10_000,
         "enable.partition.eof": False,

@@ -2,10 +2,10 @@
 
 librdkafka does not survive ``fork()``, so no Kafka client or thread may be
 created in a gunicorn master that later forks workers (``--preload``). The
-shipped gunicorn configuration starts the runtime from its worker hooks;
-without it, ``attach_runtime`` starts the runtime at once when the app is
-created inside a worker (or outside gunicorn), and after the fork when it is
-created in the master.
+shipped gunicorn configuration starts the runtime from its worker hooks.
+Without it, ``attach_runtime`` starts the runtime at once when the app is
+created inside a worker or outside gunicorn. When the app is created in the
+master, the runtime starts in each worker after the fork.
 """
 
 import atexit

@@ -48,8 +48,8 @@ class Settings:
     cors_origins: tuple[str, ...]
     producer_url: str
     stream_keepalive_seconds: int
-    # Credentials stay out of repr(), so that logging the settings cannot
-    # leak them.
+    # Credentials stay out of repr(), so a logged Settings object does not
+    # show them (tests/unit/test_settings_auth.py checks this).
     api_keys: tuple[str, ...] = field(repr=False)
     feed_secret: str | None = field(repr=False)
 
@@ -142,8 +142,8 @@ class _Environment:
         value = self.optional(name) or default
         problem = check(value) if check else None
         if problem:
-            shown = mask_url_password(value)
-            raise SettingsError(name, f"invalid value {shown!r}: {problem}")
+            masked_value = mask_url_password(value)
+            raise SettingsError(name, f"invalid value {masked_value!r}: {problem}")
 
         return value
 

@@ -55,7 +55,7 @@ class TopicWaiter:
     """Ensure the topic exists in a background thread, retrying until it does.
 
     A service starts before the broker may be reachable; it reports not ready
-    (``problem`` holds why) until the topic exists.
+    (``problem`` gives the reason) until the topic exists.
     """
 
     def __init__(

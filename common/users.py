@@ -38,7 +38,7 @@ class UserDirectory:
 def load_user_directory(users_file: str | None) -> UserDirectory:
     """Load the users of ``users_file``, or the defaults when it is ``None``.
 
-    The file holds a JSON list of ``{"id": ..., "name": ...}`` objects.
+    The file contains a JSON list of ``{"id": ..., "name": ...}`` objects.
     Raises ``UserDirectoryError`` naming the file and the problem.
     """
     if users_file is None:

@@ -6,8 +6,8 @@ readable, and then jump back. Committing past such a gap would lose the
 records in it. The consumer therefore accepts only the next expected
 offset of each partition, rewinds when a later one arrives, and skips ones
 it has already handled. Apache Kafka leaves gaps only for compaction and
-transaction markers, neither of which this topic uses; a gap that is still
-there after ``grace`` seconds is accepted so that the consumer goes on.
+transaction markers, and this topic uses neither. A gap that is still
+there after ``grace`` seconds is accepted, so that the consumer goes on.
 """
 
 import enum

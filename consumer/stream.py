@@ -3,8 +3,8 @@
 Each event is ``event: notification``, ``id: <cursor>`` and
 ``data: <notification JSON>``. A client that reconnects with the last id it
 saw, in the ``Last-Event-ID`` header or the ``last_event_id`` query
-parameter, gets every later notification once. A stream holds one gunicorn
-thread for as long as it is open.
+parameter, gets every later notification once. A stream occupies one
+gunicorn thread for as long as it is open.
 """
 
 import json

@@ -183,8 +183,8 @@ class ConsumerWorker:
         """Keep the records at each partition's next offsets, in order.
 
         Records already handled are dropped. At a gap, the partition's
-        remaining records are dropped too, and the returned rewinds say
-        where to read that partition again.
+        remaining records are dropped too, and the returned rewinds give
+        the offset to read that partition from again.
         """
         in_order: list[Message] = []
         rewinds: dict[tuple[str, int], int] = {}

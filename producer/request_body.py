@@ -44,10 +44,10 @@ def read_send_body(request: Request) -> dict:
     raw = _read_limited(request)
     mimetype = request.mimetype
     if mimetype not in ACCEPTED_TYPES:
-        shown = mimetype or "none"
+        content_type = mimetype or "none"
         raise BodyError(
             415,
-            f"Unsupported content type {shown}; send {FORM}, {MULTIPART} "
+            f"Unsupported content type {content_type}; send {FORM}, {MULTIPART} "
             f"or {JSON}",
         )
 

@@ -45,7 +45,7 @@ def wait_until(
 
 
 def get_status(url: str) -> int | None:
-    """Return the status of GET ``url``, or None when nothing answers in time."""
+    """Return the status of GET ``url``, or None on no response in time."""
     try:
         return requests.get(url, timeout=2).status_code
     except (requests.ConnectionError, requests.Timeout):
@@ -177,7 +177,7 @@ def fetch_feed(consumer_url: str, user_id: int | str) -> list[dict]:
 def wait_for_feed(
     consumer_url: str, user_id: int | str, count: int, timeout: float = 10.0
 ) -> list[dict]:
-    """Poll a user's feed until it holds at least ``count`` notifications."""
+    """Poll a user's feed until it contains at least ``count`` notifications."""
 
     def feed_when_full() -> list[dict] | None:
         feed = fetch_feed(consumer_url, user_id)

@@ -25,8 +25,8 @@ from consumer.store.base import (
     NotificationStore,
     StoredNotification,
     check_ids,
-    check_page_limit,
 )
+from consumer.store.sql_pages import PageQueries, page_from_rows
 
 logger = logging.getLogger(__name__)
 
@@ -172,6 +172,13 @@ WHERE recipient_id = %s AND NOT deleted AND seq < %s
 ORDER BY seq DESC
 LIMIT %s
 """
+
+_PAGES = PageQueries(
+    oldest_first=_SELECT_PAGE_OLDEST_FIRST,
+    newest_first=_SELECT_PAGE_NEWEST_FIRST,
+    oldest_first_after=_SELECT_PAGE_OLDEST_FIRST_AFTER,
+    newest_first_after=_SELECT_PAGE_NEWEST_FIRST_AFTER,
+)
 # The conditions NOT read AND NOT deleted match the WHERE clause of
 # notifications_recipient_unread, which lets PostgreSQL use that index.
 _COUNT_UNREAD = """
@@ -209,7 +216,7 @@ class PostgresStore(NotificationStore):
 
     ``add_many`` holds a transaction-level advisory lock from before its
     insert until its commit, so the transactions that add rows commit in
-    ``seq`` order. A reader that sees a row therefore also sees every row with
+    ``seq`` order. A reader that reads a row therefore also reads every row with
     a lower ``seq``, on every host, and a stream that resumes after a ``seq``
     misses nothing.
     """
@@ -323,29 +330,11 @@ class PostgresStore(NotificationStore):
         newest_first: bool = False,
     ) -> tuple[list[StoredNotification], bool]:
         """Return one page of the notifications of ``user_id`` that are not deleted."""
-        check_page_limit(limit)
-        # Fetching one row past the page shows whether more follow.
-        if after_seq is None:
-            query = (
-                _SELECT_PAGE_NEWEST_FIRST if newest_first else _SELECT_PAGE_OLDEST_FIRST
-            )
-            parameters: tuple[int, ...] = (user_id, limit + 1)
-        else:
-            query = (
-                _SELECT_PAGE_NEWEST_FIRST_AFTER
-                if newest_first
-                else _SELECT_PAGE_OLDEST_FIRST_AFTER
-            )
-            parameters = (user_id, after_seq, limit + 1)
+        query, parameters = _PAGES.choose(user_id, limit, after_seq, newest_first)
         rows = self._fetch_all(
             query, parameters, f"read a page of the notifications of user {user_id}"
         )
-
-        found = [
-            StoredNotification(_to_notification(row[2:]), seq=row[0], read=row[1])
-            for row in rows[:limit]
-        ]
-        return found, len(rows) > limit
+        return page_from_rows(rows, limit, _to_notification)
 
     def unread_count(self, user_id: int) -> int:
         """Return the number of notifications of ``user_id`` that are unread."""

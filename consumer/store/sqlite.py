@@ -15,8 +15,8 @@ from consumer.store.base import (
     NotificationStore,
     StoredNotification,
     check_ids,
-    check_page_limit,
 )
+from consumer.store.sql_pages import PageQueries, page_from_rows
 
 logger = logging.getLogger(__name__)
 
@@ -103,6 +103,13 @@ WHERE recipient_id = ? AND deleted = 0 AND seq < ?
 ORDER BY seq DESC
 LIMIT ?
 """
+
+_PAGES = PageQueries(
+    oldest_first=_SELECT_PAGE_OLDEST_FIRST,
+    newest_first=_SELECT_PAGE_NEWEST_FIRST,
+    oldest_first_after=_SELECT_PAGE_OLDEST_FIRST_AFTER,
+    newest_first_after=_SELECT_PAGE_NEWEST_FIRST_AFTER,
+)
 # The conditions read = 0 AND deleted = 0 match the WHERE clause of
 # notifications_recipient_unread, which lets SQLite use that index.
 _COUNT_UNREAD = """
@@ -265,29 +272,11 @@ class SQLiteStore(NotificationStore):
         newest_first: bool = False,
     ) -> tuple[list[StoredNotification], bool]:
         """Return one page of the notifications of ``user_id`` that are not deleted."""
-        check_page_limit(limit)
-        # Fetching one row past the page shows whether more follow.
-        if after_seq is None:
-            query = (
-                _SELECT_PAGE_NEWEST_FIRST if newest_first else _SELECT_PAGE_OLDEST_FIRST
-            )
-            parameters: tuple[int, ...] = (user_id, limit + 1)
-        else:
-            query = (
-                _SELECT_PAGE_NEWEST_FIRST_AFTER
-                if newest_first
-                else _SELECT_PAGE_OLDEST_FIRST_AFTER
-            )
-            parameters = (user_id, after_seq, limit + 1)
+        query, parameters = _PAGES.choose(user_id, limit, after_seq, newest_first)
         rows = self._fetch_all(
             query, parameters, f"read a page of the notifications of user {user_id}"
         )
-
-        found = [
-            StoredNotification(_to_notification(row[2:]), seq=row[0], read=bool(row[1]))
-            for row in rows[:limit]
-        ]
-        return found, len(rows) > limit
+        return page_from_rows(rows, limit, _to_notification)
 
     def unread_count(self, user_id: int) -> int:
         """Return the number of notifications of ``user_id`` that are unread.

@@ -1,4 +1,4 @@
-"""CORS headers on every response, and preflight answers without credentials."""
+"""CORS headers on every response, and preflight responses without credentials."""
 
 import pytest
 import requests

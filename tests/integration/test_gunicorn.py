@@ -69,7 +69,7 @@ def test_consumer_workers_answer_every_user(
         wait_for_feed(consumer.url, user, len(ids))
     for user, ids in sent.items():
         for _ in range(20):
-            # A new connection each time, so the answers come from any worker.
+            # A new connection each time, so the responses come from any worker.
             feed = fetch_feed(consumer.url, user)
             assert [n["id"] for n in feed] == ids
 

@@ -147,7 +147,7 @@ def test_read_state_shared_by_workers(inbox):
     base = f"{inbox[1]}/notifications/{user}"
     requests.post(f"{base}/read", json={"ids": [ids[0]]}, timeout=5)
 
-    # Each request opens a new connection, so both workers answer some.
+    # Each request opens a new connection, so both workers serve some.
     for _ in range(10):
         reads = [n["read"] for n in get(base).json()["notifications"]]
         assert reads == [True, False]

@@ -283,7 +283,7 @@ def test_load_publishes_each_once(load_run):
     assert len(published - set(load_run.accepted)) <= load_run.unavailable
 
 
-# The embedded broker can answer a fetch with records past ones it has not
+# The embedded broker can return from a fetch records past ones it has not
 # yet made readable while producers write; the consumer's offset check
 # (consumer/offsets.py) reads such a partition again, so none is lost.
 def test_load_stores_each_once(load_run):

@@ -154,6 +154,6 @@ def test_stream_frees_thread_when_client_leaves(start_service, service_env):
         reader.close()
 
     # Both threads were held by the streams. The next keep-alive write to a
-    # closed connection ends each stream, so the worker answers again.
+    # closed connection ends each stream, so the worker serves requests again.
     response = requests.get(f"{consumer.url}/healthz", timeout=EVENT_BOUND * 2)
     assert response.status_code == 200

@@ -21,7 +21,7 @@ PATH_PARAMETERS = {
     "user_id": "userID",
     "notification_id": "notificationID",
 }
-# Methods that Flask answers on every rule and the documents leave out.
+# Methods that Flask serves on every rule and the documents leave out.
 IMPLICIT_METHODS = {"HEAD", "OPTIONS"}
 # <name> or <converter:name> or <converter(args):name>
 FLASK_ARGUMENT = re.compile(r"<(?:[^:<>]+:)?([^:<>]+)>")
