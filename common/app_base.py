@@ -8,6 +8,7 @@ from flask import Flask
 from common.cors import enable_cors
 from common.health import health_blueprint
 from common.http_errors import register_error_handlers
+from common.json_provider import OrjsonProvider
 from common.logging_setup import configure_logging
 from common.metrics import instrument_requests, metrics_blueprint
 from common.routing import strict_routing
@@ -32,6 +33,7 @@ def new_app(
     configure_logging(settings.log_level)
 
     app = Flask(import_name, **flask_options)
+    app.json = OrjsonProvider(app)
     # One byte over the limit: werkzeug stops reading a chunked body at the
     # limit without an error, so a body that reaches it is too large.
     app.config["MAX_CONTENT_LENGTH"] = max_body_bytes + 1

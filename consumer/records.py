@@ -1,7 +1,6 @@
 """Turn Kafka records into notifications, rejecting invalid ones."""
 
-import json
-
+import orjson
 from marshmallow import ValidationError
 
 from common.models import Notification
@@ -28,9 +27,10 @@ def decode_record(key: bytes | None, value: bytes | None) -> Notification:
     if value is None:
         raise InvalidRecordError("record has no value")
     try:
-        # Decoded first: json.loads on bytes would also accept UTF-16 and 32.
-        data = json.loads(value.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
+        # orjson takes UTF-8 only, and rejects NaN, Infinity and escaped
+        # lone surrogates, none of which a valid notification holds.
+        data = orjson.loads(value)
+    except orjson.JSONDecodeError as exc:
         raise InvalidRecordError(f"value is not UTF-8 JSON: {exc}") from None
     if not isinstance(data, dict):
         raise InvalidRecordError("value is not a JSON object")

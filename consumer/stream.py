@@ -7,10 +7,10 @@ parameter, gets every later notification once. A stream occupies one
 gunicorn thread for as long as it is open.
 """
 
-import json
 import logging
 from collections.abc import Iterator
 
+import orjson
 from flask import Blueprint, Response, current_app, request
 
 from common.errors import StoreError
@@ -93,5 +93,5 @@ def _events(
 
 def _format(item) -> str:
     body = notification_json(item)
-    data = json.dumps(body, ensure_ascii=False)
+    data = orjson.dumps(body).decode("utf-8")
     return f"event: notification\nid: {body['cursor']}\ndata: {data}\n\n"

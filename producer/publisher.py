@@ -6,13 +6,13 @@ on a future that the callback completes. A background thread serves
 request, and ``stop()`` flushes once.
 """
 
-import json
 import logging
 import threading
 import time
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeoutError
 
+import orjson
 from confluent_kafka import KafkaError, KafkaException, Producer
 
 from common.errors import DeliveryError
@@ -90,13 +90,13 @@ class Publisher:
         rejects the record or no acknowledgement arrives in time.
         """
         future: Future = Future()
-        value = json.dumps(notification.to_dict(), ensure_ascii=False)
+        value = orjson.dumps(notification.to_dict())
         started = time.perf_counter()
         try:
             self._producer.produce(
                 self._topic,
                 key=notification.record_key,
-                value=value.encode("utf-8"),
+                value=value,
                 on_delivery=lambda err, msg: _complete(future, started, err, msg),
             )
         except BufferError as exc:

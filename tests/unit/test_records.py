@@ -87,6 +87,19 @@ def test_records_value_not_json(value):
 
 @pytest.mark.parametrize(
     "value",
+    [
+        b'{"to": {"id": NaN, "name": "Bruno"}}',
+        b'{"to": {"id": Infinity, "name": "Bruno"}}',
+        b'{"message": "\\ud800"}',
+    ],
+    ids=["nan", "infinity", "lone-surrogate"],
+)
+def test_records_value_outside_strict_json(value):
+    assert "not UTF-8 JSON" in decode_error(b"1", value)
+
+
+@pytest.mark.parametrize(
+    "value",
     [b"[]", b'"text"', b"42", b"null", b"true"],
     ids=["array", "string", "number", "null", "true"],
 )
