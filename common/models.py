@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class User:
     """A user of the social application."""
 
@@ -14,7 +14,7 @@ class User:
         return {"id": self.id, "name": self.name}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Notification:
     """A message from one user to another, as carried on the topic.
 

@@ -10,12 +10,15 @@ import re
 
 _PREFIX = "n"
 _SEQ = re.compile(r"[0-9]{1,19}")
+# What base64.urlsafe_b64encode does after encoding, done here in one step
+# because every notification of a page gets a cursor.
+_URL_SAFE = bytes.maketrans(b"+/", b"-_")
 
 
 def encode_cursor(seq: int) -> str:
     """Return the cursor of the notification with sequence number ``seq``."""
-    raw = f"{_PREFIX}{seq}".encode("ascii")
-    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+    raw = binascii.b2a_base64(f"{_PREFIX}{seq}".encode("ascii"), newline=False)
+    return raw.translate(_URL_SAFE).rstrip(b"=").decode("ascii")
 
 
 def decode_cursor(cursor: str) -> int | None:

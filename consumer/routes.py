@@ -28,11 +28,10 @@ MAX_BODY_BYTES = 64 * 1024
 
 def notification_json(stored: StoredNotification) -> dict:
     """Return a stored notification as the API shows it."""
-    return {
-        **stored.notification.to_dict(),
-        "read": stored.read,
-        "cursor": encode_cursor(stored.seq),
-    }
+    body = stored.notification.to_dict()
+    body["read"] = stored.read
+    body["cursor"] = encode_cursor(stored.seq)
+    return body
 
 
 def _store() -> NotificationStore:

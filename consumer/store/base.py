@@ -11,7 +11,7 @@ MIN_PAGE_LIMIT = 1
 MAX_PAGE_LIMIT = 1000
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class StoredNotification:
     """A notification with the state the store keeps for it.
 
