@@ -10,6 +10,8 @@ from pathlib import Path
 
 import requests
 
+from common.settings import load_settings
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 GUNICORN_CONFIG = "docker/gunicorn.conf.py"
 
@@ -38,7 +40,7 @@ def service_environment(overrides: dict[str, str]) -> dict[str, str]:
         if name in _KEPT_VARIABLES or not name.startswith(_DROPPED_PREFIXES)
     }
     env.setdefault("WEB_CONCURRENCY", "2")
-    env.setdefault("NOTIFY_THREADS", "8")
+    env.setdefault("NOTIFY_THREADS", str(load_settings({}).threads))
     env.update(overrides)
     return env
 

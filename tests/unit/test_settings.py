@@ -20,7 +20,7 @@ DEFAULTS = [
     ("NOTIFY_USERS_FILE", "users_file", None),
     ("LOG_LEVEL", "log_level", "INFO"),
     ("WEB_CONCURRENCY", "web_concurrency", 2),
-    ("NOTIFY_THREADS", "threads", 8),
+    ("NOTIFY_THREADS", "threads", 32),
 ]
 
 # Valid non-default values: (variable, value, attribute, expected).
