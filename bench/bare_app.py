@@ -1,7 +1,10 @@
-"""A Flask app that serves ``POST /send`` like the producer but without Kafka.
+"""A Flask app that responds like the services but without Kafka or a store.
 
-``make bench`` serves it under the same gunicorn configuration as the
-producer to measure what the HTTP layer alone reaches on the machine:
+``POST /send`` returns the producer's 200, and ``GET /notifications/<id>``
+a page of 50 notifications built once at start-up, as large as the
+consumer's page. ``make bench`` serves it under the same gunicorn
+configuration as the services to measure what the HTTP layer alone reaches
+on the machine:
 
     gunicorn --config docker/gunicorn.conf.py --bind 127.0.0.1:PORT bench.bare_app:app
 """
@@ -10,7 +13,27 @@ import uuid
 
 from flask import Flask, jsonify, request
 
+from bench.records import make_notification
+from common.json_provider import OrjsonProvider
+from consumer.cursors import encode_cursor
+
+PAGE_SIZE = 50
+
 app = Flask(__name__)
+# The services' JSON encoder, so that only the work of the routes differs.
+app.json = OrjsonProvider(app)
+_page = {
+    "notifications": [
+        {
+            **make_notification(2, 7, number).to_dict(),
+            "read": False,
+            "cursor": encode_cursor(number),
+        }
+        for number in range(1, PAGE_SIZE + 1)
+    ],
+    "next_cursor": encode_cursor(PAGE_SIZE),
+    "unread_count": 100_000,
+}
 
 
 @app.post("/send")
@@ -21,6 +44,12 @@ def send():
     return jsonify(
         {"message": "Notification sent successfully!", "id": str(uuid.uuid4())}
     )
+
+
+@app.get("/notifications/<int:user_id>")
+def page(user_id: int):
+    """Return the prebuilt page for any user id."""
+    return jsonify(_page)
 
 
 @app.get("/readyz")

@@ -114,6 +114,17 @@ _METHOD = """\
   stores the notifications that `/send` publishes while the runs go on, as
   it does in production. Before the page and latency rows, the bench waits
   until it has stored all of them or has stopped advancing for 15 s.
+- `/send` and the bare app at 32 connections are measured in turn three
+  times, and the table shows each one's median run and the ratio of the
+  medians. With a few keep-alive connections the kernel may hand most of
+  them to one worker, which then has one core. So one run can be up to
+  twice as fast as the next, for either app.
+- Thread counts: after the other HTTP rows, a new producer and bare app
+  with each other `NOTIFY_THREADS` value are measured once each at 32
+  connections, while the consumer goes on storing.
+- The bare app's `GET /notifications/<id>` returns a page of 50
+  notifications built at start-up, as large as the consumer's page: the
+  ceiling of the HTTP layer for the page rows.
 - Broker acknowledgement: the producer's `notify_delivery_latency_seconds`
   histogram, its sum divided by its count over the `/send` runs.
 - Acknowledged and stored: the producer's

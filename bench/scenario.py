@@ -58,6 +58,13 @@ INGEST_TOPIC = "bench-ingest"
 POSTGRES_PAGE_TOPIC = "bench-postgres-page"
 SEND_CONNECTIONS = (1, 8, 32)
 BARE_CONNECTIONS = 32
+# The bare app and /send at 32 connections are measured in turn this many
+# times, and their medians compared. With few keep-alive connections the
+# kernel can hand most of them to one worker, which then runs on one core,
+# so single runs vary by up to a factor of two.
+RATIO_ROUNDS = 3
+# Thread counts per worker compared for /send at 32 connections.
+SWEEP_THREADS = (8, 16, 32)
 PAGE_CONNECTIONS = 8
 FORM_BODY = urlencode(
     {
@@ -99,8 +106,11 @@ class Outcome:
     """Everything one run measured, and the commands it ran."""
 
     send: dict[int, LoadResult]
-    bare: LoadResult
+    send_rounds: list[LoadResult]
+    bare_rounds: list[LoadResult]
+    sweep: dict[int, tuple[LoadResult, LoadResult]]
     page: LoadResult
+    bare_page: LoadResult
     postgres_page: LoadResult
     postgres_version: str
     feed: LatencyResult
@@ -316,16 +326,20 @@ class Bench:
         self.wait_for_consumer(producer, consumer)
         self.snapshot_memory("warm", http_services)
 
-        bare_result = self.load(bare_url, BARE_CONNECTIONS, FORM_BODY)
         acks_before = _delivery_latency(producer.url)
         send_results = {}
-        for connections in SEND_CONNECTIONS:
-            profiled = self.profiler is not None and connections == 32
+        for connections in SEND_CONNECTIONS[:-1]:
+            send_results[connections] = self.load(send_url, connections, FORM_BODY)
+        bare_rounds, send_rounds = [], []
+        for round_number in range(RATIO_ROUNDS):
+            bare_rounds.append(self.load(bare_url, BARE_CONNECTIONS, FORM_BODY))
+            profiled = self.profiler is not None and round_number == 0
             if profiled:
                 self.profiler.start("send", producer.worker_pids)
-            send_results[connections] = self.load(send_url, connections, FORM_BODY)
+            send_rounds.append(self.load(send_url, BARE_CONNECTIONS, FORM_BODY))
             if profiled:
                 self.profiler.stop()
+        send_results[BARE_CONNECTIONS] = median_result(send_rounds)
 
         acks_after = _delivery_latency(producer.url)
         ack_count = acks_after[1] - acks_before[1]
@@ -338,6 +352,10 @@ class Bench:
         page_result = self.load(page_url, PAGE_CONNECTIONS)
         if self.profiler is not None:
             self.profiler.stop()
+        bare_page = self.load(
+            f"{bare.url}/notifications/{PAGE_USER}?limit={PAGE_LIMIT}",
+            PAGE_CONNECTIONS,
+        )
 
         self.log(f"send to visible in the feed, {options.sends} sends")
         feed = measure_feed_latency(
@@ -350,6 +368,9 @@ class Bench:
         self.snapshot_memory("after", http_services)
         # The latency rows published more; count again for the final figures.
         delivered = self.wait_for_consumer(producer, consumer)
+        sweep = self.run_thread_sweep(
+            env, int(env["NOTIFY_THREADS"]), (bare_rounds, send_rounds)
+        )
 
         # The ingest gets the machine to itself.
         for service in http_services:
@@ -364,8 +385,11 @@ class Bench:
 
         return Outcome(
             send=send_results,
-            bare=bare_result,
+            send_rounds=send_rounds,
+            bare_rounds=bare_rounds,
+            sweep=sweep,
             page=page_result,
+            bare_page=bare_page,
             postgres_page=postgres_page,
             postgres_version=postgres_version,
             feed=feed,
@@ -379,6 +403,50 @@ class Bench:
             threads=int(env["NOTIFY_THREADS"]),
             commands=self.commands,
         )
+
+    def run_thread_sweep(
+        self,
+        env: dict[str, str],
+        configured: int,
+        configured_rounds: tuple[list[LoadResult], list[LoadResult]],
+    ) -> dict[int, tuple[LoadResult, LoadResult]]:
+        """Measure the bare app and /send at 32 connections per thread count.
+
+        Returns the bare and /send results by thread count. The configured
+        count reuses the medians of its rounds. Every other count gets a new
+        producer and bare app with that many threads per worker, each
+        measured once while the consumer goes on storing.
+        """
+        sweep = {}
+        for threads in SWEEP_THREADS:
+            if threads == configured:
+                bare_rounds, send_rounds = configured_rounds
+                sweep[threads] = (
+                    median_result(bare_rounds),
+                    median_result(send_rounds),
+                )
+                continue
+
+            self.log(f"/send and the bare app with {threads} threads per worker")
+            sweep_env = {**env, "NOTIFY_THREADS": str(threads)}
+            producer = self.add_service(
+                f"producer, {threads} threads", "producer:create_app()", sweep_env
+            )
+            bare = self.add_service(
+                f"bare app, {threads} threads", "bench.bare_app:app", sweep_env
+            )
+            for service in (producer, bare):
+                service.start()
+            for service in (producer, bare):
+                service.wait_ready(READY_TIMEOUT)
+            bare_result = self.load(bare.url + "/send", BARE_CONNECTIONS, FORM_BODY)
+            send_result = self.load(
+                producer.url + "/send", BARE_CONNECTIONS, FORM_BODY
+            )
+            sweep[threads] = (bare_result, send_result)
+            for service in (producer, bare):
+                service.stop()
+        return sweep
 
     def ingest_environment(self, bootstrap: str, users_path: Path) -> dict[str, str]:
         """Return the environment of every ingest consumer, without store and group."""
@@ -549,6 +617,16 @@ def _ingest_worker_counts() -> list[int]:
 # -- the table ------------------------------------------------------------
 
 
+def median_result(results: list[LoadResult]) -> LoadResult:
+    """Return the run with the median requests/s (the upper one of two)."""
+    ordered = sorted(results, key=lambda result: result.requests_per_second)
+    return ordered[len(ordered) // 2]
+
+
+def _rates(results: list[LoadResult]) -> str:
+    return ", ".join(f"{result.requests_per_second:,.0f}" for result in results)
+
+
 def _load_cell(result: LoadResult) -> str:
     text = (
         f"{result.requests_per_second:,.0f} req/s; p50 {result.p50_ms:.1f} ms, "
@@ -572,24 +650,42 @@ def build_rows(outcome: Outcome, options: Options) -> list[Row]:
     rows = []
     for connections, result in outcome.send.items():
         noun = "connection" if connections == 1 else "connections"
-        rows.append(Row(f"`POST /send`, {connections} {noun}", _load_cell(result)))
+        cell = _load_cell(result)
+        if connections == BARE_CONNECTIONS:
+            cell += f" (median of runs at {_rates(outcome.send_rounds)} req/s)"
+        rows.append(Row(f"`POST /send`, {connections} {noun}", cell))
+    bare = median_result(outcome.bare_rounds)
     rows.append(
         Row(
             f"bare gunicorn + Flask `POST /send`, {BARE_CONNECTIONS} connections",
-            _load_cell(outcome.bare),
+            _load_cell(bare)
+            + f" (median of runs at {_rates(outcome.bare_rounds)} req/s)",
         )
     )
     ratio = (
-        outcome.send[32].requests_per_second / outcome.bare.requests_per_second
+        outcome.send[BARE_CONNECTIONS].requests_per_second / bare.requests_per_second
     )
     rows.append(
         Row(
-            "`/send` ÷ bare endpoint, 32 connections",
+            f"`/send` ÷ bare endpoint, {BARE_CONNECTIONS} connections, medians",
             f"{ratio:.0%}",
             f"≥ {SEND_TO_BARE_MIN:.0%}",
             verdict(ratio >= SEND_TO_BARE_MIN),
         )
     )
+    for threads, (sweep_bare, sweep_send) in sorted(outcome.sweep.items()):
+        chosen = " (this run's setting, medians)" if threads == outcome.threads else ""
+        sweep_ratio = sweep_send.requests_per_second / sweep_bare.requests_per_second
+        rows.append(
+            Row(
+                f"NOTIFY_THREADS={threads}{chosen}: `/send` and bare, "
+                f"{BARE_CONNECTIONS} connections",
+                f"{sweep_send.requests_per_second:,.0f} and "
+                f"{sweep_bare.requests_per_second:,.0f} req/s "
+                f"({sweep_ratio:.0%}); "
+                f"`/send` p99 {sweep_send.p99_ms:.1f} ms",
+            )
+        )
 
     rows.append(
         Row(
@@ -641,6 +737,13 @@ def build_rows(outcome: Outcome, options: Options) -> list[Row]:
             )
         )
 
+    rows.append(
+        Row(
+            f"bare gunicorn + Flask `GET` of a prebuilt page of {PAGE_LIMIT}, "
+            f"{PAGE_CONNECTIONS} connections",
+            _load_cell(outcome.bare_page),
+        )
+    )
     pages = (("SQLite", outcome.page), ("PostgreSQL", outcome.postgres_page))
     for store, page in pages:
         rows.append(
