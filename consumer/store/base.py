@@ -86,6 +86,17 @@ class NotificationStore(abc.ABC):
         Deleted notifications are not counted.
         """
 
+    def feed_version(self, user_id: int) -> int | None:
+        """Return a number that grows with each change to the feed of ``user_id``.
+
+        Adding, marking read and deleting a notification of the user each
+        change it. A page read after the version was read shows at least
+        the changes up to that version, so a page built then stays current
+        while the version stays the same. Returns None when the store keeps
+        no version, and then no page is reused.
+        """
+        return None
+
     @abc.abstractmethod
     def mark_read(self, user_id: int, ids: Sequence[str] | None) -> int:
         """Mark notifications of ``user_id`` read and return the unread count after.

@@ -38,6 +38,8 @@ class _UserNotifications:
     entries: list[_Entry]
     seqs: list[int]  # seqs[i] == entries[i].seq, searched with bisect.
     unread: int = 0
+    # The feed version, which grows with every change to the entries.
+    version: int = 0
 
 
 class MemoryStore(NotificationStore):
@@ -83,6 +85,7 @@ class MemoryStore(NotificationStore):
                 user.entries.append(entry)
                 user.seqs.append(entry.seq)
                 user.unread += 1
+                user.version += 1
                 self._by_id[notification.id] = entry
             return len(new)
 
@@ -145,6 +148,13 @@ class MemoryStore(NotificationStore):
             user = self._by_user.get(user_id)
             return 0 if user is None else user.unread
 
+    def feed_version(self, user_id: int) -> int:
+        """Return the version of the notifications of ``user_id``."""
+        with self._lock:
+            self._require_open()
+            user = self._by_user.get(user_id)
+            return 0 if user is None else user.version
+
     def mark_read(self, user_id: int, ids: Sequence[str] | None) -> int:
         """Mark notifications of ``user_id`` read and return the unread count after."""
         check_ids(ids)
@@ -163,6 +173,7 @@ class MemoryStore(NotificationStore):
                 if is_users and not entry.read and not entry.deleted:
                     entry.read = True
                     user.unread -= 1
+                    user.version += 1
             return user.unread
 
     def delete(self, user_id: int, notification_id: str) -> bool:
@@ -178,8 +189,10 @@ class MemoryStore(NotificationStore):
                 return False
 
             entry.deleted = True
+            user = self._by_user[user_id]
+            user.version += 1
             if not entry.read:
-                self._by_user[user_id].unread -= 1
+                user.unread -= 1
             return True
 
     def last_seq(self) -> int:

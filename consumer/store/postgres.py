@@ -93,17 +93,105 @@ _CREATE_INDEX = """
 CREATE INDEX IF NOT EXISTS notifications_recipient_seq
 ON notifications (recipient_id, seq)
 """
-# Serves unread_count and mark_read with ids=None. It contains only the rows
-# that are unread and not deleted, so those calls read no other rows.
-_CREATE_UNREAD_INDEX = """
-CREATE INDEX IF NOT EXISTS notifications_recipient_unread
-ON notifications (recipient_id)
-WHERE NOT read AND NOT deleted
+# Per user: the number of unread notifications, and a version that grows
+# with every change to the user's notifications. Statement triggers keep it
+# in the transaction that changes notifications, one upsert per user and
+# statement. So unread_count reads one row instead of counting every unread
+# notification, which took 10 to 13 ms for 100,000 of them.
+_CREATE_FEED_STATE = """
+CREATE TABLE IF NOT EXISTS feed_state (
+    recipient_id bigint PRIMARY KEY,
+    unread bigint NOT NULL,
+    version bigint NOT NULL
+)
 """
-_INDEXES = {
-    "notifications_recipient_seq": _CREATE_INDEX,
-    "notifications_recipient_unread": _CREATE_UNREAD_INDEX,
-}
+_FILL_FEED_STATE = """
+INSERT INTO feed_state (recipient_id, unread, version)
+SELECT recipient_id, count(*) FILTER (WHERE NOT read AND NOT deleted), 1
+FROM notifications
+GROUP BY recipient_id
+"""
+# Each function adds the change in unread rows per user of a statement's
+# rows and counts one version. The upserts go in recipient_id order, so two
+# statements that change the same users lock their rows in the same order.
+_CREATE_FEED_STATE_FUNCTIONS = (
+    """
+    CREATE OR REPLACE FUNCTION feed_state_after_insert() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+    BEGIN
+        INSERT INTO feed_state AS state (recipient_id, unread, version)
+        SELECT recipient_id, count(*) FILTER (WHERE NOT read AND NOT deleted), 1
+        FROM new_rows
+        GROUP BY recipient_id
+        ORDER BY recipient_id
+        ON CONFLICT (recipient_id) DO UPDATE
+        SET unread = state.unread + excluded.unread, version = state.version + 1;
+        RETURN NULL;
+    END
+    $$
+    """,
+    """
+    CREATE OR REPLACE FUNCTION feed_state_after_update() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+    BEGIN
+        INSERT INTO feed_state AS state (recipient_id, unread, version)
+        SELECT
+            new_row.recipient_id,
+            sum(
+                (NOT new_row.read AND NOT new_row.deleted)::int
+                - (NOT old_row.read AND NOT old_row.deleted)::int
+            ),
+            1
+        FROM old_rows AS old_row JOIN new_rows AS new_row USING (seq)
+        WHERE old_row.read <> new_row.read OR old_row.deleted <> new_row.deleted
+        GROUP BY new_row.recipient_id
+        ORDER BY new_row.recipient_id
+        ON CONFLICT (recipient_id) DO UPDATE
+        SET unread = state.unread + excluded.unread, version = state.version + 1;
+        RETURN NULL;
+    END
+    $$
+    """,
+    # The store never removes a row, but rows removed by hand keep the state
+    # right too.
+    """
+    CREATE OR REPLACE FUNCTION feed_state_after_delete() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+    BEGIN
+        UPDATE feed_state AS state
+        SET unread = state.unread - removed.unread, version = state.version + 1
+        FROM (
+            SELECT recipient_id, count(*) FILTER (WHERE NOT read AND NOT deleted)
+                AS unread
+            FROM old_rows
+            GROUP BY recipient_id
+        ) AS removed
+        WHERE state.recipient_id = removed.recipient_id;
+        RETURN NULL;
+    END
+    $$
+    """,
+)
+_CREATE_FEED_STATE_TRIGGERS = (
+    """
+    CREATE OR REPLACE TRIGGER feed_state_on_insert
+    AFTER INSERT ON notifications
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION feed_state_after_insert()
+    """,
+    """
+    CREATE OR REPLACE TRIGGER feed_state_on_update
+    AFTER UPDATE ON notifications
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION feed_state_after_update()
+    """,
+    """
+    CREATE OR REPLACE TRIGGER feed_state_on_delete
+    AFTER DELETE ON notifications
+    REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION feed_state_after_delete()
+    """,
+)
 _SELECT_COLUMNS = """
 SELECT column_name
 FROM information_schema.columns
@@ -179,12 +267,15 @@ _PAGES = PageQueries(
     oldest_first_after=_SELECT_PAGE_OLDEST_FIRST_AFTER,
     newest_first_after=_SELECT_PAGE_NEWEST_FIRST_AFTER,
 )
-# The conditions NOT read AND NOT deleted match the WHERE clause of
-# notifications_recipient_unread, which lets PostgreSQL use that index.
 _COUNT_UNREAD = """
-SELECT count(*)
-FROM notifications
-WHERE recipient_id = %s AND NOT read AND NOT deleted
+SELECT coalesce(max(unread), 0)
+FROM feed_state
+WHERE recipient_id = %s
+"""
+_SELECT_FEED_VERSION = """
+SELECT coalesce(max(version), 0)
+FROM feed_state
+WHERE recipient_id = %s
 """
 _MARK_ALL_READ = """
 UPDATE notifications
@@ -344,6 +435,15 @@ class PostgresStore(NotificationStore):
             f"count the unread notifications of user {user_id}",
         )
         return unread
+
+    def feed_version(self, user_id: int) -> int:
+        """Return the version of the notifications of ``user_id``."""
+        [(version,)] = self._fetch_all(
+            _SELECT_FEED_VERSION,
+            (user_id,),
+            f"read the feed version of user {user_id}",
+        )
+        return version
 
     def mark_read(self, user_id: int, ids: Sequence[str] | None) -> int:
         """Mark notifications of ``user_id`` read and return the unread count after."""
@@ -566,13 +666,31 @@ def _create_schema(connection: psycopg.Connection) -> None:
                     f"ALTER TABLE notifications ADD COLUMN IF NOT EXISTS "
                     f"{name} {definition}"
                 )
-        # The partial index names the added columns, so it comes after them.
-        for name, statement in _INDEXES.items():
-            [(index,)] = connection.execute(
-                "SELECT to_regclass(%s)", (name,)
-            ).fetchall()
-            if index is None:
-                connection.execute(statement)
+        [(index,)] = connection.execute(
+            "SELECT to_regclass('notifications_recipient_seq')"
+        ).fetchall()
+        if index is None:
+            connection.execute(_CREATE_INDEX)
+        [(state,)] = connection.execute("SELECT to_regclass('feed_state')").fetchall()
+        if state is None:
+            _create_feed_state(connection)
+
+
+def _create_feed_state(connection: psycopg.Connection) -> None:
+    """Create the feed_state table and its triggers, and fill it.
+
+    The triggers come first. Creating one waits for the transactions that
+    are writing notifications and blocks new ones until the commit, so the
+    fill counts every row that no trigger saw.
+    """
+    for statement in _CREATE_FEED_STATE_FUNCTIONS:
+        connection.execute(statement)
+    connection.execute(_CREATE_FEED_STATE)
+    for statement in _CREATE_FEED_STATE_TRIGGERS:
+        connection.execute(statement)
+    connection.execute(_FILL_FEED_STATE)
+    # The unread count used this index before feed_state existed.
+    connection.execute("DROP INDEX IF EXISTS notifications_recipient_unread")
 
 
 def _batch_columns(notifications: Sequence[Notification]) -> tuple[list, ...]:

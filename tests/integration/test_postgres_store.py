@@ -88,6 +88,14 @@ def column_names(admin: psycopg.Connection) -> list[str]:
     return [name for (name,) in rows]
 
 
+def trigger_names(admin: psycopg.Connection) -> set[str]:
+    rows = admin.execute(
+        "SELECT tgname FROM pg_trigger "
+        "WHERE tgrelid = 'notifications'::regclass AND NOT tgisinternal"
+    ).fetchall()
+    return {name for (name,) in rows}
+
+
 def index_names(admin: psycopg.Connection) -> set[str]:
     rows = admin.execute(
         "SELECT indexname FROM pg_indexes WHERE tablename = 'notifications'"
@@ -126,7 +134,6 @@ def test_open_creates_table_and_indexes(open_stores, admin) -> None:
         "notifications_pkey",
         "notifications_id_key",
         "notifications_recipient_seq",
-        "notifications_recipient_unread",
     }
 
 
@@ -158,7 +165,12 @@ def test_racing_opens_create_schema_once(url, admin) -> None:
     assert not any(thread.is_alive() for thread in threads)
     assert errors == []
     assert counts == [1] * store_count
-    assert len(index_names(admin)) == 4
+    assert len(index_names(admin)) == 3
+    assert trigger_names(admin) == {
+        "feed_state_on_insert",
+        "feed_state_on_update",
+        "feed_state_on_delete",
+    }
 
 
 def test_open_upgrades_old_table(open_stores, admin) -> None:
@@ -187,11 +199,51 @@ def test_open_upgrades_old_table(open_stores, admin) -> None:
     [item], _ = store.page(BRUNO.id, limit=10)
 
     assert column_names(admin)[-2:] == ["read", "deleted"]
-    assert "notifications_recipient_unread" in index_names(admin)
+    assert "notifications_recipient_unread" not in index_names(admin)
     assert item.notification.message == "from before"
     assert item.read is False
     assert store.unread_count(BRUNO.id) == 1
     assert store.delete(BRUNO.id, "old") is True
+
+
+def test_open_fills_missing_feed_state(open_stores, admin) -> None:
+    first = open_stores()
+    first.add_many([make_notification(name) for name in "abc"])
+    first.add_many([make_notification("e", EMMA)])
+    first.mark_read(BRUNO.id, ["a"])
+    first.delete(BRUNO.id, "b")
+    # The schema as it was before feed_state existed.
+    admin.execute("DROP TABLE feed_state")
+    for trigger in trigger_names(admin):
+        admin.execute(f"DROP TRIGGER {trigger} ON notifications")
+    admin.execute(
+        "CREATE INDEX notifications_recipient_unread ON notifications "
+        "(recipient_id) WHERE NOT read AND NOT deleted"
+    )
+
+    store = open_stores()
+    counts = (store.unread_count(BRUNO.id), store.unread_count(EMMA.id))
+    store.add_many([make_notification("d")])
+
+    assert counts == (1, 1)
+    assert store.unread_count(BRUNO.id) == 2
+    assert "notifications_recipient_unread" not in index_names(admin)
+    assert len(trigger_names(admin)) == 3
+
+
+def test_feed_state_follows_changes_by_hand(open_stores, admin) -> None:
+    store = open_stores()
+    store.add_many([make_notification(name) for name in "abcde"])
+    before = store.feed_version(BRUNO.id)
+
+    admin.execute("UPDATE notifications SET read = true WHERE id IN ('a', 'b')")
+    admin.execute("UPDATE notifications SET deleted = true WHERE id = 'b'")
+    admin.execute("UPDATE notifications SET read = true, deleted = true WHERE id = 'c'")
+    admin.execute("UPDATE notifications SET read = false WHERE id = 'a'")
+    admin.execute("DELETE FROM notifications WHERE id IN ('d', 'e')")
+
+    assert store.unread_count(BRUNO.id) == 1
+    assert store.feed_version(BRUNO.id) == before + 5
 
 
 def test_reopen_keeps_notifications(open_stores) -> None:
@@ -294,6 +346,7 @@ def filled(postgres_server: EmbeddedPostgres) -> Iterator[psycopg.Connection]:
                 "'2026-12-04T15:20:00Z' FROM generate_series(1, 100000) AS i"
             )
             connection.execute("ANALYZE notifications")
+            connection.execute("ANALYZE feed_state")
             yield connection
     finally:
         postgres_server.drop_database(database)
@@ -322,8 +375,9 @@ def filled(postgres_server: EmbeddedPostgres) -> Iterator[psycopg.Connection]:
             (2, 90_000, 11),
             "notifications_recipient_seq",
         ),
-        (postgres_store._COUNT_UNREAD, (2,), "notifications_recipient_unread"),
-        (postgres_store._MARK_ALL_READ, (2,), "notifications_recipient_unread"),
+        (postgres_store._COUNT_UNREAD, (2,), "feed_state_pkey"),
+        (postgres_store._SELECT_FEED_VERSION, (2,), "feed_state_pkey"),
+        (postgres_store._MARK_ALL_READ, (2,), "notifications_recipient_seq"),
         (postgres_store._MARK_READ, (["n2", "n1002"], 2), "notifications_id_key"),
         (postgres_store._DELETE, ("n2", 2), "notifications_id_key"),
         (postgres_store._SELECT_LAST_SEQ, (), "notifications_pkey"),
@@ -334,6 +388,7 @@ def filled(postgres_server: EmbeddedPostgres) -> Iterator[psycopg.Connection]:
         "page_newest_first",
         "page_newest_first_after",
         "unread_count",
+        "feed_version",
         "mark_all_read",
         "mark_read",
         "delete",

@@ -1015,7 +1015,33 @@ def test_open_upgrades_old_format_file(db_path: Path) -> None:
         reopened.close()
 
 
-# What the store created before it kept unread counts in a table.
+def test_feed_version_grows_with_each_change(store: NotificationStore) -> None:
+    versions = [store.feed_version(BRUNO.id)]
+    store.add_many([make_notification("a"), make_notification("b")])
+    versions.append(store.feed_version(BRUNO.id))
+    store.mark_read(BRUNO.id, ["a"])
+    versions.append(store.feed_version(BRUNO.id))
+    store.delete(BRUNO.id, "b")
+    versions.append(store.feed_version(BRUNO.id))
+
+    assert versions[0] < versions[1] < versions[2] < versions[3]
+
+
+def test_feed_version_kept_without_changes(store: NotificationStore) -> None:
+    store.add_many([make_notification("a"), make_notification("r", RICK)])
+    store.mark_read(BRUNO.id, ["a"])
+    before = store.feed_version(BRUNO.id)
+
+    store.add_many([make_notification("a"), make_notification("s", RICK)])
+    store.mark_read(BRUNO.id, ["a", "unknown"])
+    store.mark_read(BRUNO.id, None)
+    store.delete(BRUNO.id, "unknown")
+    store.delete(BRUNO.id, "r")
+
+    assert store.feed_version(BRUNO.id) == before
+
+
+# What the store created before it kept a state row per user.
 PARTIAL_UNREAD_INDEX = """
 CREATE INDEX notifications_recipient_unread
 ON notifications (recipient_id)
@@ -1023,16 +1049,16 @@ WHERE read = 0 AND deleted = 0
 """
 
 
-def make_file_without_unread_counts(path: Path) -> None:
+def make_file_without_feed_state(path: Path) -> None:
     connection = sqlite3.connect(path)
     try:
         for trigger in (
-            "unread_counts_on_insert",
-            "unread_counts_on_update",
-            "unread_counts_on_delete",
+            "feed_state_on_insert",
+            "feed_state_on_update",
+            "feed_state_on_delete",
         ):
             connection.execute(f"DROP TRIGGER {trigger}")
-        connection.execute("DROP TABLE unread_counts")
+        connection.execute("DROP TABLE feed_state")
         connection.execute(PARTIAL_UNREAD_INDEX)
         connection.commit()
     finally:
@@ -1050,7 +1076,7 @@ def sqlite_names(path: Path, kind: str) -> set[str]:
         connection.close()
 
 
-def test_open_counts_unread_of_file_without_counts(db_path: Path) -> None:
+def test_open_fills_missing_feed_state(db_path: Path) -> None:
     store = SQLiteStore(db_path)
     store.add_many(
         [
@@ -1063,7 +1089,7 @@ def test_open_counts_unread_of_file_without_counts(db_path: Path) -> None:
     store.mark_read(BRUNO.id, ["a"])
     store.delete(BRUNO.id, "b")
     store.close()
-    make_file_without_unread_counts(db_path)
+    make_file_without_feed_state(db_path)
 
     reopened = SQLiteStore(db_path)
     try:
@@ -1073,7 +1099,7 @@ def test_open_counts_unread_of_file_without_counts(db_path: Path) -> None:
         assert counts == (1, 1)
         assert reopened.unread_count(BRUNO.id) == 2
         assert "notifications_recipient_unread" not in sqlite_names(db_path, "index")
-        assert "unread_counts_on_insert" in sqlite_names(db_path, "trigger")
+        assert "feed_state_on_insert" in sqlite_names(db_path, "trigger")
     finally:
         reopened.close()
 
@@ -1177,7 +1203,7 @@ def query_plan(connection: sqlite3.Connection, query: str, parameters: tuple) ->
         (
             sqlite_store._COUNT_UNREAD,
             (2,),
-            "SEARCH unread_counts USING INTEGER PRIMARY KEY",
+            "SEARCH feed_state USING INTEGER PRIMARY KEY",
         ),
         (sqlite_store._MARK_ALL_READ, (2,), "notifications_recipient_seq"),
         (sqlite_store._MARK_ONE_READ, ("a", 2), "sqlite_autoindex_notifications_1"),
