@@ -9,7 +9,8 @@ from common.auth import feed_token_guard, install_auth
 from consumer import routes, stream
 from consumer.openapi import openapi_routes
 from consumer.page import page_blueprint
-from consumer.routes import MAX_BODY_BYTES
+from consumer.page_cache import PageCache
+from consumer.routes import MAX_BODY_BYTES, PAGE_CACHE_KEY
 from consumer.service import ConsumerService
 
 
@@ -34,6 +35,7 @@ def create_app(config: Mapping[str, str] | None = None) -> Flask:
                 ),
             },
         )
+    app.extensions[PAGE_CACHE_KEY] = PageCache()
     app.register_blueprint(routes.blueprint)
     app.register_blueprint(stream.blueprint)
     app.register_blueprint(page_blueprint(settings))

@@ -10,11 +10,13 @@ from common.http_errors import error_response
 from common.strict_json import loads_strict
 from consumer.cursors import encode_cursor
 from consumer.feed_params import (
+    PageQuery,
     ParameterError,
     parse_mark_read,
     parse_page_query,
     parse_user,
 )
+from consumer.page_cache import CachedPage, PageCache
 from consumer.store import NotificationStore, StoredNotification
 
 log = logging.getLogger(__name__)
@@ -22,6 +24,8 @@ log = logging.getLogger(__name__)
 blueprint = Blueprint("feed", __name__)
 
 STORE_UNAVAILABLE = "Notification store unavailable; retry shortly"
+# Where the app keeps its PageCache in ``app.extensions``.
+PAGE_CACHE_KEY = "notify_page_cache"
 # Bodies of the feed routes are small JSON objects.
 MAX_BODY_BYTES = 64 * 1024
 
@@ -49,6 +53,30 @@ def _conditional(body: dict) -> Response:
     return response.make_conditional(request)
 
 
+def _page_cache() -> PageCache:
+    return current_app.extensions[PAGE_CACHE_KEY]
+
+
+def _build_page(store: NotificationStore, user: int, query: PageQuery) -> Response:
+    """Read one page of the feed and return it as JSON with an ETag."""
+    items, more = store.page(
+        user,
+        limit=query.limit,
+        after_seq=query.after_seq,
+        newest_first=query.newest_first,
+    )
+    body = {
+        "notifications": [notification_json(item) for item in items],
+        "next_cursor": encode_cursor(items[-1].seq) if more else None,
+        "unread_count": store.unread_count(user),
+    }
+    if not items and query.after_seq is None:
+        body["message"] = "No notifications found for user"
+    response = jsonify(body)
+    response.add_etag()
+    return response
+
+
 def _run(user_text: str, parse: Callable[[], object], action: Callable):
     """Validate, check the user, then run ``action`` against the store.
 
@@ -74,21 +102,23 @@ def _run(user_text: str, parse: Callable[[], object], action: Callable):
 def list_notifications(user_id: str):
     """Return one page of a user's notifications, oldest first by default."""
 
-    def page(store: NotificationStore, user: int, query) -> Response:
-        items, more = store.page(
-            user,
-            limit=query.limit,
-            after_seq=query.after_seq,
-            newest_first=query.newest_first,
-        )
-        body = {
-            "notifications": [notification_json(item) for item in items],
-            "next_cursor": encode_cursor(items[-1].seq) if more else None,
-            "unread_count": store.unread_count(user),
-        }
-        if not items and query.after_seq is None:
-            body["message"] = "No notifications found for user"
-        return _conditional(body)
+    def page(store: NotificationStore, user: int, query: PageQuery) -> Response:
+        # Read before the page, so a change made in between gives the page a
+        # version older than its content, never newer.
+        version = store.feed_version(user)
+        if version is None:
+            return _build_page(store, user, query).make_conditional(request)
+
+        key = (user, query)
+        cached = _page_cache().get(key, version)
+        if cached is None:
+            response = _build_page(store, user, query)
+            cached = CachedPage(version, response.get_data(), response.get_etag()[0])
+            _page_cache().put(key, cached)
+        else:
+            response = Response(cached.body, mimetype="application/json")
+            response.set_etag(cached.etag)
+        return response.make_conditional(request)
 
     return _run(user_id, lambda: parse_page_query(request.args), page)
 

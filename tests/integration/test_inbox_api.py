@@ -275,3 +275,24 @@ def test_etag_gives_304_until_change(inbox, suffix):
     changed = requests.get(url, headers={"If-None-Match": etag}, timeout=5)
     assert changed.status_code == 200
     assert changed.headers["ETag"] != etag
+
+
+def test_page_current_on_every_worker(inbox):
+    _, consumer_url = inbox
+    user, ids = fill(inbox, 3)
+    url = f"{consumer_url}/notifications/{user}"
+    # Each request opens a new connection, so both workers serve some of
+    # them and each builds and keeps the page.
+    before = [get(url).json() for _ in range(20)]
+
+    marked = requests.post(f"{url}/read", json={"ids": [ids[0]]}, timeout=5)
+    deleted = requests.delete(f"{url}/{ids[1]}", timeout=5)
+    after = [get(url).json() for _ in range(20)]
+
+    assert marked.status_code == 200
+    assert deleted.status_code == 204
+    assert all(page == before[0] for page in before)
+    assert all(page["unread_count"] == 1 for page in after)
+    for page in after:
+        assert [item["id"] for item in page["notifications"]] == [ids[0], ids[2]]
+        assert [item["read"] for item in page["notifications"]] == [True, False]
