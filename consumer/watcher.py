@@ -9,7 +9,8 @@ stored. How the watcher learns of them depends on the store:
   ``LISTEN``/``NOTIFY``, so instances on other hosts are heard at once and
   the table is not polled.
 - Any other store is polled: the watcher reads its highest sequence number,
-  a single indexed read, every ``POLL_INTERVAL`` seconds.
+  a single indexed read, every ``POLL_INTERVAL`` seconds while a stream
+  waits. With no stream waiting it does not read the store.
 
 Either way the watcher wakes every waiting stream when the number grows.
 """
@@ -50,6 +51,9 @@ class ChangeWatcher:
         self._interval = interval
         self._condition = threading.Condition()
         self._stopping = threading.Event()
+        # Streams in wait_beyond, and whether there is one, for the poller.
+        self._waiting = 0
+        self._wanted = threading.Event()
         self.last_seq = 0
         self._thread = threading.Thread(
             target=self._run, name="store-watcher", daemon=True
@@ -70,6 +74,7 @@ class ChangeWatcher:
         from a signal handler.
         """
         self._stopping.set()
+        self._wanted.set()
         with self._condition:
             self._condition.notify_all()
 
@@ -80,9 +85,16 @@ class ChangeWatcher:
         first.
         """
         with self._condition:
-            return self._condition.wait_for(
-                lambda: self.last_seq > seq or self.stopping, timeout
-            ) and not self.stopping
+            self._waiting += 1
+            self._wanted.set()
+            try:
+                return self._condition.wait_for(
+                    lambda: self.last_seq > seq or self.stopping, timeout
+                ) and not self.stopping
+            finally:
+                self._waiting -= 1
+                if self._waiting == 0 and not self.stopping:
+                    self._wanted.clear()
 
     def _run(self) -> None:
         if isinstance(self._store, ChangeFeed):
@@ -105,7 +117,10 @@ class ChangeWatcher:
 
     def _poll(self) -> None:
         failing = False
-        while not self._stopping.wait(self._interval):
+        while True:
+            self._wanted.wait()
+            if self._stopping.wait(self._interval):
+                return
             try:
                 last_seq = self._store.last_seq()
             except StoreError as exc:

@@ -141,3 +141,33 @@ def test_stop_releases_waiters(started) -> None:
 
     assert watcher.wait_beyond(0, WAIT_SECONDS) is False
     assert watcher.stopping is True
+
+
+class CountingStore(MemoryStore):
+    """A memory store that reports each read of its last sequence number."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.polled = threading.Event()
+
+    def last_seq(self) -> int:
+        self.polled.set()
+        return super().last_seq()
+
+
+def test_idle_watcher_reads_no_store(started) -> None:
+    store = CountingStore()
+    watcher = started(store)
+    store.polled.clear()
+
+    # Twenty poll intervals with no stream waiting.
+    polled_while_idle = store.polled.wait(0.2)
+    waiter = threading.Thread(target=lambda: watcher.wait_beyond(0, WAIT_SECONDS))
+    waiter.start()
+    polled_while_waited = store.polled.wait(WAIT_SECONDS)
+    add_one(store, "a")
+    waiter.join(WAIT_SECONDS)
+
+    assert polled_while_idle is False
+    assert polled_while_waited is True
+    assert not waiter.is_alive()
