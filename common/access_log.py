@@ -27,6 +27,10 @@ def _redact_parameter(match: re.Match) -> str:
 
 def redact_tokens(text: str) -> str:
     """Replace the value of each ``token`` query parameter in ``text``."""
+    # A name that decodes to "token" either contains it or has a %-escape.
+    # Most lines have neither, and skip the regular expression.
+    if "token" not in text and "%" not in text:
+        return text
     return _PARAMETER.sub(_redact_parameter, text)
 
 
