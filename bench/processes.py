@@ -57,6 +57,18 @@ def rss_kib(pid: int) -> int:
     return 0
 
 
+def cpu_seconds(pid: int) -> float:
+    """Return the user and system CPU time of ``pid`` in seconds, or 0 if it exited."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return 0.0
+    # The fields after the parenthesised command name; utime and stime are
+    # the 14th and 15th fields of the line.
+    fields = stat.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def child_pids(pid: int) -> list[int]:
     """Return the pids of the direct children of ``pid``."""
     try:
@@ -102,6 +114,10 @@ class GunicornService:
     @property
     def worker_pids(self) -> list[int]:
         return child_pids(self.pid)
+
+    def cpu_seconds(self) -> float:
+        """Return the CPU time the master and its current workers have used."""
+        return sum(cpu_seconds(pid) for pid in [self.pid, *self.worker_pids])
 
     def start(self) -> None:
         with open(self.log_path, "ab") as log_file:

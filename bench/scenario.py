@@ -7,6 +7,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlencode
@@ -29,6 +30,7 @@ from bench.load import LoadResult, describe_command, run_wrk
 from bench.processes import (
     REPO_ROOT,
     GunicornService,
+    cpu_seconds,
     free_port,
     rss_kib,
     service_environment,
@@ -109,6 +111,8 @@ class Outcome:
     send: dict[int, LoadResult]
     send_rounds: list[LoadResult]
     bare_rounds: list[LoadResult]
+    # CPU milliseconds per request of each process group, by app measured.
+    cpu_per_request: dict[str, dict[str, float]]
     sweep: dict[int, tuple[LoadResult, LoadResult]]
     page: LoadResult
     bare_page: LoadResult
@@ -241,6 +245,26 @@ class Bench:
         )
         return result
 
+    def load_with_cpu(
+        self, url: str, form_body: str, cpu: dict[str, Callable[[], float]]
+    ) -> tuple[LoadResult, dict[str, float]]:
+        """Warm up, then measure ``url`` at 32 connections and the CPU used.
+
+        ``cpu`` maps a name to a function returning that process group's CPU
+        seconds so far. Returns the result and the CPU seconds each group
+        used during the measured run.
+        """
+        run_wrk(url, BARE_CONNECTIONS, self.options.warmup_seconds, form_body)
+        before = {name: read() for name, read in cpu.items()}
+        result = run_wrk(url, BARE_CONNECTIONS, self.options.seconds, form_body)
+        used = {name: read() - before[name] for name, read in cpu.items()}
+        self.log(
+            f"{url} c={BARE_CONNECTIONS}: {result.requests_per_second:,.0f} req/s, "
+            f"p50 {result.p50_ms:.1f} ms, p99 {result.p99_ms:.1f} ms, "
+            f"{result.errors} errors"
+        )
+        return result, used
+
     def wait_for_consumer(
         self, producer: GunicornService, consumer: GunicornService
     ) -> tuple[int, int]:
@@ -344,14 +368,30 @@ class Bench:
         acks_before = _delivery_latency(producer.url)
         send_results = {}
         bare_rounds, send_rounds = [], []
+        cpu = {
+            "producer": producer.cpu_seconds,
+            "consumer": consumer.cpu_seconds,
+            "broker": lambda: cpu_seconds(self.broker.pid),
+            "bare app": bare.cpu_seconds,
+        }
+        bare_cpu: dict[str, float] = dict.fromkeys(cpu, 0.0)
+        send_cpu: dict[str, float] = dict.fromkeys(cpu, 0.0)
         for round_number in range(RATIO_ROUNDS):
-            bare_rounds.append(self.load(bare_url, BARE_CONNECTIONS, FORM_BODY))
+            result, used = self.load_with_cpu(bare_url, FORM_BODY, cpu)
+            bare_rounds.append(result)
+            bare_cpu = {name: bare_cpu[name] + used[name] for name in cpu}
             profiled = self.profiler is not None and round_number == 0
             if profiled:
                 self.profiler.start("send", producer.worker_pids)
-            send_rounds.append(self.load(send_url, BARE_CONNECTIONS, FORM_BODY))
+            result, used = self.load_with_cpu(send_url, FORM_BODY, cpu)
+            send_rounds.append(result)
+            send_cpu = {name: send_cpu[name] + used[name] for name in cpu}
             if profiled:
                 self.profiler.stop()
+        cpu_per_request = {
+            "bare": _per_request_ms(bare_cpu, bare_rounds),
+            "send": _per_request_ms(send_cpu, send_rounds),
+        }
         send_results[BARE_CONNECTIONS] = median_result(send_rounds)
         for connections in SEND_CONNECTIONS[:-1]:
             send_results[connections] = self.load(send_url, connections, FORM_BODY)
@@ -399,6 +439,7 @@ class Bench:
             send=send_results,
             send_rounds=send_rounds,
             bare_rounds=bare_rounds,
+            cpu_per_request=cpu_per_request,
             sweep=sweep,
             page=page_result,
             bare_page=bare_page,
@@ -636,6 +677,20 @@ def median_result(results: list[LoadResult]) -> LoadResult:
     return ordered[len(ordered) // 2]
 
 
+def _per_request_ms(
+    used: dict[str, float], results: list[LoadResult]
+) -> dict[str, float]:
+    """Return the CPU milliseconds per request of each group over ``results``."""
+    requests = sum(result.requests for result in results)
+    return {name: 1000 * seconds / max(requests, 1) for name, seconds in used.items()}
+
+
+def _cpu_cell(per_request: dict[str, float]) -> str:
+    shown = {name: ms for name, ms in per_request.items() if ms >= 0.005}
+    parts = ", ".join(f"{name} {ms:.2f}" for name, ms in shown.items())
+    return f"{sum(shown.values()):.2f} ms ({parts})"
+
+
 def _rates(results: list[LoadResult]) -> str:
     return ", ".join(f"{result.requests_per_second:,.0f}" for result in results)
 
@@ -684,6 +739,20 @@ def build_rows(outcome: Outcome, options: Options) -> list[Row]:
             f"{ratio:.0%}",
             f"≥ {SEND_TO_BARE_MIN:.0%}",
             verdict(ratio >= SEND_TO_BARE_MIN),
+        )
+    )
+    rows.append(
+        Row(
+            f"CPU time per request at {BARE_CONNECTIONS} connections, over the "
+            "rounds: `/send`",
+            _cpu_cell(outcome.cpu_per_request["send"]),
+        )
+    )
+    rows.append(
+        Row(
+            f"CPU time per request at {BARE_CONNECTIONS} connections, over the "
+            "rounds: bare endpoint",
+            _cpu_cell(outcome.cpu_per_request["bare"]),
         )
     )
     for threads, (sweep_bare, sweep_send) in sorted(outcome.sweep.items()):
@@ -749,13 +818,23 @@ def build_rows(outcome: Outcome, options: Options) -> list[Row]:
 
     for result in outcome.ingest:
         noun = "worker" if result.workers == 1 else "workers"
+        label = (
+            f"consumer ingest into {result.store}, {result.workers} {noun}, "
+            f"{result.records:,} records"
+        )
+        cell = (
+            f"{result.records_per_second:,.0f} records/s "
+            f"({result.records_per_second_from_start:,.0f}/s over "
+            f"{result.all_stored:.1f} s counting start-up)"
+        )
+        # The ingest target is set for the SQLite store.
+        if result.store != "SQLite":
+            rows.append(Row(label, cell))
+            continue
         rows.append(
             Row(
-                f"consumer ingest into {result.store}, {result.workers} {noun}, "
-                f"{result.records:,} records",
-                f"{result.records_per_second:,.0f} records/s "
-                f"({result.records_per_second_from_start:,.0f}/s over "
-                f"{result.all_stored:.1f} s counting start-up)",
+                label,
+                cell,
                 f"≥ {INGEST_MIN_PER_SECOND:,}/s",
                 verdict(result.records_per_second >= INGEST_MIN_PER_SECOND),
             )
