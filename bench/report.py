@@ -116,12 +116,17 @@ _METHOD = """\
   until it has stored all of them or has stopped advancing for 15 s.
 - `/send` and the bare app at 32 connections are measured in turn three
   times, and the table shows each one's median run and the ratio of the
-  medians. With a few keep-alive connections the kernel may hand most of
-  them to one worker, which then has one core. So one run can be up to
-  twice as fast as the next, for either app.
+  medians; the page rows are measured three times too. With a few
+  keep-alive connections the kernel may hand most of them to one worker,
+  which then has one core. So one run can be up to twice as fast as the
+  next, for either app.
+- CPU time per request: the user and system time of every process of the
+  broker, the producer, the consumer and the bare app, read from
+  `/proc/<pid>/stat` before and after each measured round, divided by the
+  requests of the rounds. wrk's own time is not counted.
 - Thread counts: after the other HTTP rows, a new producer and bare app
-  with each other `NOTIFY_THREADS` value are measured once each at 32
-  connections, while the consumer goes on storing.
+  with each other `NOTIFY_THREADS` value are measured in turn three times
+  at 32 connections, while the consumer goes on storing.
 - The bare app's `GET /notifications/<id>` returns a page of 50
   notifications built at start-up, as large as the consumer's page: the
   ceiling of the HTTP layer for the page rows.

@@ -114,9 +114,9 @@ class Outcome:
     # CPU milliseconds per request of each process group, by app measured.
     cpu_per_request: dict[str, dict[str, float]]
     sweep: dict[int, tuple[LoadResult, LoadResult]]
-    page: LoadResult
-    bare_page: LoadResult
-    postgres_page: LoadResult
+    page_rounds: list[LoadResult]
+    bare_page_rounds: list[LoadResult]
+    postgres_page_rounds: list[LoadResult]
     postgres_version: str
     feed: LatencyResult
     stream: LatencyResult
@@ -403,15 +403,16 @@ class Bench:
 
         self.log("waiting for the consumer to store every published notification")
         self.wait_for_consumer(producer, consumer)
-        if self.profiler is not None:
-            self.profiler.start("page", consumer.worker_pids)
-        page_result = self.load(page_url, PAGE_CONNECTIONS)
-        if self.profiler is not None:
-            self.profiler.stop()
-        bare_page = self.load(
-            f"{bare.url}/notifications/{PAGE_USER}?limit={PAGE_LIMIT}",
-            PAGE_CONNECTIONS,
-        )
+        bare_page_url = f"{bare.url}/notifications/{PAGE_USER}?limit={PAGE_LIMIT}"
+        page_rounds, bare_page_rounds = [], []
+        for round_number in range(RATIO_ROUNDS):
+            profiled = self.profiler is not None and round_number == 0
+            if profiled:
+                self.profiler.start("page", consumer.worker_pids)
+            page_rounds.append(self.load(page_url, PAGE_CONNECTIONS))
+            if profiled:
+                self.profiler.stop()
+            bare_page_rounds.append(self.load(bare_page_url, PAGE_CONNECTIONS))
 
         self.log(f"send to visible in the feed after the load, {options.sends} sends")
         loaded_feed = measure_feed_latency(
@@ -430,7 +431,7 @@ class Bench:
         ingest = self.run_ingest(bootstrap, users_path)
         self.memory["broker"]["ingest"] = rss_kib(self.broker.pid)
         postgres_version = self.start_postgres()
-        postgres_page = self.run_postgres_page(bootstrap, users_path)
+        postgres_page_rounds = self.run_postgres_page(bootstrap, users_path)
         ingest += self.run_postgres_ingest(bootstrap, users_path)
         self.postgres.stop()
         self.postgres = None
@@ -441,9 +442,9 @@ class Bench:
             bare_rounds=bare_rounds,
             cpu_per_request=cpu_per_request,
             sweep=sweep,
-            page=page_result,
-            bare_page=bare_page,
-            postgres_page=postgres_page,
+            page_rounds=page_rounds,
+            bare_page_rounds=bare_page_rounds,
+            postgres_page_rounds=postgres_page_rounds,
             postgres_version=postgres_version,
             feed=feed,
             stream=stream,
@@ -468,8 +469,9 @@ class Bench:
 
         Returns the bare and /send results by thread count. The configured
         count reuses the medians of its rounds. Every other count gets a new
-        producer and bare app with that many threads per worker, each
-        measured once while the consumer goes on storing.
+        producer and bare app with that many threads per worker, measured in
+        turn as often as the configured count while the consumer goes on
+        storing.
         """
         sweep = {}
         for threads in SWEEP_THREADS:
@@ -493,11 +495,15 @@ class Bench:
                 service.start()
             for service in (producer, bare):
                 service.wait_ready(READY_TIMEOUT)
-            bare_result = self.load(bare.url + "/send", BARE_CONNECTIONS, FORM_BODY)
-            send_result = self.load(
-                producer.url + "/send", BARE_CONNECTIONS, FORM_BODY
-            )
-            sweep[threads] = (bare_result, send_result)
+            bare_rounds, send_rounds = [], []
+            for _ in range(RATIO_ROUNDS):
+                bare_rounds.append(
+                    self.load(bare.url + "/send", BARE_CONNECTIONS, FORM_BODY)
+                )
+                send_rounds.append(
+                    self.load(producer.url + "/send", BARE_CONNECTIONS, FORM_BODY)
+                )
+            sweep[threads] = (median_result(bare_rounds), median_result(send_rounds))
             for service in (producer, bare):
                 service.stop()
         return sweep
@@ -599,7 +605,9 @@ class Bench:
         """Create an empty database on the bench's server and return its URL."""
         return self.postgres.url(self.postgres.create_database())
 
-    def run_postgres_page(self, bootstrap: str, users_path: Path) -> LoadResult:
+    def run_postgres_page(
+        self, bootstrap: str, users_path: Path
+    ) -> list[LoadResult]:
         """Load the page row's route of a consumer that reads PostgreSQL."""
         options = self.options
         store_url = self.postgres_database_url()
@@ -631,9 +639,9 @@ class Bench:
             f"# page of {PAGE_LIMIT} from PostgreSQL at {PAGE_CONNECTIONS} connections",
             describe_command(page_url, None, options.seconds),
         ]
-        result = self.load(page_url, PAGE_CONNECTIONS)
+        rounds = [self.load(page_url, PAGE_CONNECTIONS) for _ in range(RATIO_ROUNDS)]
         consumer.stop()
-        return result
+        return rounds
 
     def run_postgres_ingest(
         self, bootstrap: str, users_path: Path
@@ -689,6 +697,14 @@ def _cpu_cell(per_request: dict[str, float]) -> str:
     shown = {name: ms for name, ms in per_request.items() if ms >= 0.005}
     parts = ", ".join(f"{name} {ms:.2f}" for name, ms in shown.items())
     return f"{sum(shown.values()):.2f} ms ({parts})"
+
+
+def _median_cell(results: list[LoadResult]) -> str:
+    """Describe the median run of ``results`` and list every run's rate."""
+    return (
+        _load_cell(median_result(results))
+        + f" (median of runs at {_rates(results)} req/s)"
+    )
 
 
 def _rates(results: list[LoadResult]) -> str:
@@ -756,12 +772,12 @@ def build_rows(outcome: Outcome, options: Options) -> list[Row]:
         )
     )
     for threads, (sweep_bare, sweep_send) in sorted(outcome.sweep.items()):
-        chosen = " (this run's setting, medians)" if threads == outcome.threads else ""
+        chosen = " (this run's setting)" if threads == outcome.threads else ""
         sweep_ratio = sweep_send.requests_per_second / sweep_bare.requests_per_second
         rows.append(
             Row(
                 f"NOTIFY_THREADS={threads}{chosen}: `/send` and bare, "
-                f"{BARE_CONNECTIONS} connections",
+                f"{BARE_CONNECTIONS} connections, medians",
                 f"{sweep_send.requests_per_second:,.0f} and "
                 f"{sweep_bare.requests_per_second:,.0f} req/s "
                 f"({sweep_ratio:.0%}); "
@@ -844,16 +860,20 @@ def build_rows(outcome: Outcome, options: Options) -> list[Row]:
         Row(
             f"bare gunicorn + Flask `GET` of a prebuilt page of {PAGE_LIMIT}, "
             f"{PAGE_CONNECTIONS} connections",
-            _load_cell(outcome.bare_page),
+            _median_cell(outcome.bare_page_rounds),
         )
     )
-    pages = (("SQLite", outcome.page), ("PostgreSQL", outcome.postgres_page))
-    for store, page in pages:
+    pages = (
+        ("SQLite", outcome.page_rounds),
+        ("PostgreSQL", outcome.postgres_page_rounds),
+    )
+    for store, rounds in pages:
+        page = median_result(rounds)
         rows.append(
             Row(
                 f"`GET /notifications/<id>?limit={PAGE_LIMIT}`, {options.page_rows:,} "
                 f"stored into {store}, {PAGE_CONNECTIONS} connections",
-                _load_cell(page),
+                _median_cell(rounds),
                 f"p99 < {PAGE_P99_MAX_MS:.0f} ms",
                 verdict(page.p99_ms < PAGE_P99_MAX_MS and not page.errors),
             )
