@@ -130,6 +130,9 @@ _METHOD = """\
 - The bare app's `GET /notifications/<id>` returns a page of 50
   notifications built at start-up, as large as the consumer's page: the
   ceiling of the HTTP layer for the page rows.
+- Function-level profiles: `python -m bench --profile DIR` records py-spy
+  profiles of the workers and writes `DIR/summary.txt`, but not this page.
+  [docs/bench-profile.txt](docs/bench-profile.txt) holds one such summary.
 - Broker acknowledgement: the producer's `notify_delivery_latency_seconds`
   histogram, its sum divided by its count over the `/send` runs.
 - Acknowledged and stored: the producer's
