@@ -17,7 +17,7 @@ help:
 	@echo "  run        start the broker (unless KAFKA_BOOTSTRAP_SERVERS is set), producer and consumer; Ctrl-C stops them"
 	@echo "  test       run the whole test suite, integration tests included"
 	@echo "  test-unit  run the tests not marked integration (fast)"
-	@echo "  bench      measure throughput, latency, ingest and memory on 127.0.0.1 (about 4 minutes); writes BENCHMARKS.md"
+	@echo "  bench      measure throughput, latency, ingest and memory on 127.0.0.1 (about 8 minutes); writes BENCHMARKS.md"
 	@echo "  fuzz       fuzz both services from their OpenAPI documents, $(FUZZ_EXAMPLES) requests per operation (FUZZ_EXAMPLES=N)"
 	@echo "  soak       send from 20 clients for $(SOAK_SECONDS) s (SOAK_SECONDS=N); writes var/soak-report.txt with process memory"
 	@echo "  lint       run ruff, if it is installed"
