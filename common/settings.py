@@ -90,8 +90,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         users_file=env.optional("NOTIFY_USERS_FILE"),
         log_level=env.text("LOG_LEVEL", "INFO", check=_check_log_level).upper(),
         web_concurrency=env.integer("WEB_CONCURRENCY", 2, minimum=1, maximum=256),
-        # Each /send holds its thread while it waits for the broker, so 8
-        # threads per worker left the CPU idle; `make bench` compares counts.
+        # Each /send keeps its thread while it waits for the broker, so with 8
+        # threads per worker the CPU sat idle. `make bench` compares counts.
         threads=env.integer("NOTIFY_THREADS", 32, minimum=1, maximum=1024),
         cors_origins=_split_origins(
             env.text("NOTIFY_CORS_ORIGINS", "*", check=_check_origins)

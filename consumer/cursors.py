@@ -10,7 +10,7 @@ import re
 
 _PREFIX = "n"
 _SEQ = re.compile(r"[0-9]{1,19}")
-# What base64.urlsafe_b64encode does after encoding, done here in one step
+# The character swap of base64.urlsafe_b64encode, done here in one step
 # because every notification of a page gets a cursor.
 _URL_SAFE = bytes.maketrans(b"+/", b"-_")
 

@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 blueprint = Blueprint("feed", __name__)
 
 STORE_UNAVAILABLE = "Notification store unavailable; retry shortly"
-# Where the app keeps its PageCache in ``app.extensions``.
+# The key of the app's PageCache in ``app.extensions``.
 PAGE_CACHE_KEY = "notify_page_cache"
 # Bodies of the feed routes are small JSON objects.
 MAX_BODY_BYTES = 64 * 1024

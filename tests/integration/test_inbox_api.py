@@ -281,8 +281,8 @@ def test_page_current_on_every_worker(inbox):
     _, consumer_url = inbox
     user, ids = fill(inbox, 3)
     url = f"{consumer_url}/notifications/{user}"
-    # Each request opens a new connection, so both workers serve some of
-    # them and each builds and keeps the page.
+    # Each request opens a new connection, so both workers most likely
+    # serve some of them, and each builds and keeps the page.
     before = [get(url).json() for _ in range(20)]
 
     marked = requests.post(f"{url}/read", json={"ids": [ids[0]]}, timeout=5)

@@ -1104,7 +1104,7 @@ def test_open_fills_missing_feed_state(db_path: Path) -> None:
         reopened.close()
 
 
-def test_unread_count_follows_changes_made_outside_the_store(db_path: Path) -> None:
+def test_unread_count_follows_outside_changes(db_path: Path) -> None:
     store = SQLiteStore(db_path)
     try:
         store.add_many([make_notification(name) for name in "abcd"])
