@@ -14,6 +14,11 @@ from dataclasses import dataclass
 
 # Bytes of page bodies one worker keeps: about 680 pages of 50 notifications.
 DEFAULT_MAX_BYTES = 8 * 1024 * 1024
+# Pages one worker keeps. Each entry also costs its key, its ETag and the
+# dictionary's bookkeeping, about 460 bytes measured with tracemalloc, so
+# many small pages (empty ones past the end of a feed, say) need a bound
+# of their own.
+DEFAULT_MAX_ENTRIES = 2048
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,12 +31,19 @@ class CachedPage:
 
 
 class PageCache:
-    """Built pages by request, dropping the least recently used beyond a size."""
+    """Built pages by request, dropping the least recently used beyond the bounds."""
 
-    def __init__(self, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+    def __init__(
+        self,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        max_entries: int = DEFAULT_MAX_ENTRIES,
+    ) -> None:
         if max_bytes < 0:
             raise ValueError(f"max_bytes must be >= 0, got {max_bytes}")
+        if max_entries < 0:
+            raise ValueError(f"max_entries must be >= 0, got {max_entries}")
         self._max_bytes = max_bytes
+        self._max_entries = max_entries
         self._lock = threading.Lock()
         self._pages: OrderedDict[Hashable, CachedPage] = OrderedDict()
         self._bytes = 0
@@ -40,6 +52,9 @@ class PageCache:
     def size_bytes(self) -> int:
         """Return the total size of the bodies kept."""
         return self._bytes
+
+    def __len__(self) -> int:
+        return len(self._pages)
 
     def get(self, key: Hashable, version: int) -> CachedPage | None:
         """Return the page stored under ``key`` if it was built at ``version``."""
@@ -55,7 +70,7 @@ class PageCache:
 
         A body larger than the whole cache is not kept.
         """
-        if len(page.body) > self._max_bytes:
+        if len(page.body) > self._max_bytes or self._max_entries == 0:
             return
         with self._lock:
             old = self._pages.pop(key, None)
@@ -63,6 +78,6 @@ class PageCache:
                 self._bytes -= len(old.body)
             self._pages[key] = page
             self._bytes += len(page.body)
-            while self._bytes > self._max_bytes:
+            while self._bytes > self._max_bytes or len(self._pages) > self._max_entries:
                 _, dropped = self._pages.popitem(last=False)
                 self._bytes -= len(dropped.body)

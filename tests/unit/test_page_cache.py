@@ -61,3 +61,27 @@ def test_put_skips_body_larger_than_cache():
 def test_negative_size_rejected():
     with pytest.raises(ValueError, match="max_bytes"):
         PageCache(max_bytes=-1)
+
+
+def test_put_bounds_number_of_pages():
+    cache = PageCache(max_entries=2)
+    cache.put("a", page(1))
+    cache.put("b", page(1))
+    cache.put("c", page(1))
+
+    assert len(cache) == 2
+    assert cache.get("a", 1) is None
+    assert cache.size_bytes == 20
+
+
+def test_zero_entries_keeps_nothing():
+    cache = PageCache(max_entries=0)
+    cache.put("k", page(1))
+
+    assert len(cache) == 0
+    assert cache.get("k", 1) is None
+
+
+def test_negative_entries_rejected():
+    with pytest.raises(ValueError, match="max_entries"):
+        PageCache(max_entries=-1)
