@@ -10,6 +10,9 @@ import re
 
 _PREFIX = "n"
 _SEQ = re.compile(r"[0-9]{1,19}")
+# The largest seq a store can hold: SQLite's INTEGER and PostgreSQL's bigint
+# are signed 64-bit integers.
+MAX_SEQ = 2**63 - 1
 # The character swap of base64.urlsafe_b64encode, done here in one step
 # because every notification of a page gets a cursor.
 _URL_SAFE = bytes.maketrans(b"+/", b"-_")
@@ -32,5 +35,8 @@ def decode_cursor(cursor: str) -> int | None:
         return None
     if not raw.startswith(_PREFIX) or not _SEQ.fullmatch(raw[1:]):
         return None
+    seq = int(raw[1:])
+    if seq > MAX_SEQ:
+        return None
 
-    return int(raw[1:])
+    return seq

@@ -296,6 +296,16 @@ CASES = [
     consumer_case("last_event_id garbage",
                   "/notifications/1/stream?last_event_id=zz", 400,
                   "Invalid last_event_id"),
+    # The cursor of seq 2**63, one past what the stores' integers hold.
+    consumer_case("cursor past 64 bits",
+                  "/notifications/1?cursor=bjkyMjMzNzIwMzY4NTQ3NzU4MDg", 400,
+                  "Invalid cursor"),
+    consumer_case("cursor past 64 bits newest first",
+                  "/notifications/1?order=newest&cursor=bjk5OTk5OTk5OTk5OTk5OTk5OTk",
+                  400, "Invalid cursor"),
+    consumer_case("last_event_id past 64 bits",
+                  "/notifications/1/stream?last_event_id=bjk5OTk5OTk5OTk5OTk5OTk5OTk",
+                  400, "Invalid last_event_id"),
     # Valid requests sent the same way, so that a rejection above cannot come
     # from a broken raw request. The sends among them are published.
     consumer_case("unknown params ignored", "/notifications/1?foo=bar&page=2",
