@@ -142,7 +142,7 @@ _METHOD = """\
 - Send to visible: one notification at a time; after each 200 the bench
   polls `GET /notifications/<id>?order=newest&limit=1` every 2 ms until the
   new id is returned. A delay is accurate to about one poll. The latency
-  rows run right after the warm-up, while the topic holds few records,
+  rows run right after the warm-up, while the topic has few records,
   because the embedded broker's produce and fetch slow down as a partition
   collects record batches (see the README's known limits). The feed
   latency is measured again after all HTTP runs.

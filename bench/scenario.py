@@ -236,30 +236,28 @@ class Bench:
         self, url: str, connections: int, form_body: str | None = None
     ) -> LoadResult:
         """Warm up, then measure ``url`` at ``connections`` connections."""
-        run_wrk(url, connections, self.options.warmup_seconds, form_body)
-        result = run_wrk(url, connections, self.options.seconds, form_body)
-        self.log(
-            f"{url} c={connections}: {result.requests_per_second:,.0f} req/s, "
-            f"p50 {result.p50_ms:.1f} ms, p99 {result.p99_ms:.1f} ms, "
-            f"{result.errors} errors"
-        )
+        result, _ = self.load_with_cpu(url, connections, form_body, {})
         return result
 
     def load_with_cpu(
-        self, url: str, form_body: str, cpu: dict[str, Callable[[], float]]
+        self,
+        url: str,
+        connections: int,
+        form_body: str | None,
+        cpu: dict[str, Callable[[], float]],
     ) -> tuple[LoadResult, dict[str, float]]:
-        """Warm up, then measure ``url`` at 32 connections and the CPU used.
+        """Warm up, then measure ``url`` and the CPU time each group used.
 
         ``cpu`` maps a name to a function returning that process group's CPU
         seconds so far. Returns the result and the CPU seconds each group
         used during the measured run.
         """
-        run_wrk(url, BARE_CONNECTIONS, self.options.warmup_seconds, form_body)
+        run_wrk(url, connections, self.options.warmup_seconds, form_body)
         before = {name: read() for name, read in cpu.items()}
-        result = run_wrk(url, BARE_CONNECTIONS, self.options.seconds, form_body)
+        result = run_wrk(url, connections, self.options.seconds, form_body)
         used = {name: read() - before[name] for name, read in cpu.items()}
         self.log(
-            f"{url} c={BARE_CONNECTIONS}: {result.requests_per_second:,.0f} req/s, "
+            f"{url} c={connections}: {result.requests_per_second:,.0f} req/s, "
             f"p50 {result.p50_ms:.1f} ms, p99 {result.p99_ms:.1f} ms, "
             f"{result.errors} errors"
         )
@@ -377,13 +375,17 @@ class Bench:
         bare_cpu: dict[str, float] = dict.fromkeys(cpu, 0.0)
         send_cpu: dict[str, float] = dict.fromkeys(cpu, 0.0)
         for round_number in range(RATIO_ROUNDS):
-            result, used = self.load_with_cpu(bare_url, FORM_BODY, cpu)
+            result, used = self.load_with_cpu(
+                bare_url, BARE_CONNECTIONS, FORM_BODY, cpu
+            )
             bare_rounds.append(result)
             bare_cpu = {name: bare_cpu[name] + used[name] for name in cpu}
             profiled = self.profiler is not None and round_number == 0
             if profiled:
                 self.profiler.start("send", producer.worker_pids)
-            result, used = self.load_with_cpu(send_url, FORM_BODY, cpu)
+            result, used = self.load_with_cpu(
+                send_url, BARE_CONNECTIONS, FORM_BODY, cpu
+            )
             send_rounds.append(result)
             send_cpu = {name: send_cpu[name] + used[name] for name in cpu}
             if profiled:
@@ -694,9 +696,10 @@ def _per_request_ms(
 
 
 def _cpu_cell(per_request: dict[str, float]) -> str:
-    shown = {name: ms for name, ms in per_request.items() if ms >= 0.005}
-    parts = ", ".join(f"{name} {ms:.2f}" for name, ms in shown.items())
-    return f"{sum(shown.values()):.2f} ms ({parts})"
+    # Groups that used under 0.005 ms per request would print as 0.00.
+    visible = {name: ms for name, ms in per_request.items() if ms >= 0.005}
+    parts = ", ".join(f"{name} {ms:.2f}" for name, ms in visible.items())
+    return f"{sum(visible.values()):.2f} ms ({parts})"
 
 
 def _median_cell(results: list[LoadResult]) -> str:

@@ -51,9 +51,9 @@ class ChangeWatcher:
         self._interval = interval
         self._condition = threading.Condition()
         self._stopping = threading.Event()
-        # Streams in wait_beyond, and whether there is one, for the poller.
+        # The number of streams in wait_beyond, and whether there is one.
         self._waiting = 0
-        self._wanted = threading.Event()
+        self._streams_waiting = threading.Event()
         self.last_seq = 0
         self._thread = threading.Thread(
             target=self._run, name="store-watcher", daemon=True
@@ -74,7 +74,7 @@ class ChangeWatcher:
         from a signal handler.
         """
         self._stopping.set()
-        self._wanted.set()
+        self._streams_waiting.set()
         with self._condition:
             self._condition.notify_all()
 
@@ -86,7 +86,7 @@ class ChangeWatcher:
         """
         with self._condition:
             self._waiting += 1
-            self._wanted.set()
+            self._streams_waiting.set()
             try:
                 return self._condition.wait_for(
                     lambda: self.last_seq > seq or self.stopping, timeout
@@ -94,7 +94,7 @@ class ChangeWatcher:
             finally:
                 self._waiting -= 1
                 if self._waiting == 0 and not self.stopping:
-                    self._wanted.clear()
+                    self._streams_waiting.clear()
 
     def _run(self) -> None:
         if isinstance(self._store, ChangeFeed):
@@ -118,7 +118,7 @@ class ChangeWatcher:
     def _poll(self) -> None:
         failing = False
         while True:
-            self._wanted.wait()
+            self._streams_waiting.wait()
             if self._stopping.wait(self._interval):
                 return
             try:
